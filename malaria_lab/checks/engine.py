@@ -1,0 +1,400 @@
+"""The checks engine: each exercise is declared once, and everything else comes from that.
+
+An :class:`Exercise` says which names the student defines, what a right answer looks like (a list
+of small check functions, some of them hidden until grading), a few hints from gentle to
+explicit, the solution, and the points. From that one declaration come:
+
+* ``q1.check()`` in the notebook: runs the public checks on the student's names and says, in
+  terms of the task, what (if anything) to fix;
+* ``q1.hint()``, ``q1.hint(2)``, ``q1.solution()`` for self-study;
+* :func:`grade`, which nbgrader's hidden test cells call through a fresh copy of this package
+  (see ``fresh.py``), so redefining ``q1`` or patching this module cannot change a grade.
+
+A check never raises into the notebook. It returns a :class:`Result`, shown as a coloured
+message, whose plain-text form is the points earned: that is how nbgrader reads partial
+credit from a test cell, and it keeps tracebacks (which show cell source) out of feedback.
+Everything a check runs happens inside :func:`quiet`, because nbgrader scores any stderr output
+in a test cell as a failure and Keras and TensorFlow write warnings there.
+"""
+
+import contextlib
+import html
+import io
+import logging
+import os
+import sys
+import textwrap
+import warnings
+from dataclasses import dataclass, field
+
+NOT_ATTEMPTED = "not attempted"
+MORE_AT_GRADING = "public checks passed; more checks run at grading"
+
+
+class Wrong(Exception):
+    """A check failed; ``str(err)`` tells the student what is wrong, in terms of the task."""
+
+
+class NotAttempted(Exception):
+    """The exercise still holds its starter code (or its names are not defined yet)."""
+
+
+# --- helpers for writing checks ------------------------------------------------------------
+
+
+def expect(condition, message):
+    """Fail with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise Wrong(message)
+
+
+def call(function, *args, label=None, **kwargs):
+    """Call the student's ``function``; their exceptions become messages, not crashes.
+
+    ``NotImplementedError`` (what nbgrader puts in an untouched exercise) means not attempted.
+    """
+    label = label or f"{getattr(function, '__name__', 'your function')}(...)"
+    if not callable(function):
+        raise Wrong(f"`{label.split('(')[0]}` should be a function, but it is a "
+                    f"{type(function).__name__}.")
+    try:
+        return function(*args, **kwargs)
+    except NotImplementedError:
+        raise NotAttempted(f"`{label.split('(')[0]}` still raises NotImplementedError: "
+                           "replace that line with your code.") from None
+    except (Wrong, NotAttempted):
+        raise
+    except Exception as err:  # the student's code failed: say how, in one line
+        raise Wrong(f"Calling `{label}` raised {type(err).__name__}: {_one_line(err)}") from None
+
+
+def _one_line(err, limit=300):
+    text = " ".join(str(err).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def layers_of(model):
+    """Every layer of a Keras model, nested models (e.g. an augmentation block) opened up.
+
+    Uses the public ``layers`` attribute only.
+    """
+    out = []
+    for layer in getattr(model, "layers", []):
+        if hasattr(layer, "layers") and layer.layers:
+            out.extend(layers_of(layer))
+        else:
+            out.append(layer)
+    return out
+
+
+@contextlib.contextmanager
+def quiet():
+    """Nothing reaches stderr inside: no Python warnings, no logging, no C++ log lines.
+
+    nbgrader gives 0 to a test cell with any stderr output, and a correct answer must not lose
+    its points to a TensorFlow notice. File descriptor 2 is pointed at /dev/null as well, since
+    TensorFlow's C++ runtime writes there directly.
+    """
+    previous_disable = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    saved_fd = None
+    try:
+        sys.stderr.flush()
+    except Exception:  # a closed or odd stderr: nothing to flush
+        pass
+    try:
+        saved_fd = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+    except OSError:
+        saved_fd = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with contextlib.redirect_stderr(io.StringIO()):
+                yield
+    finally:
+        if saved_fd is not None:
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+        logging.disable(previous_disable)
+
+
+# --- results -----------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """The outcome of checking one exercise.
+
+    Its plain-text form is the points earned (``"2.0"``): nbgrader reads partial credit from
+    that. Notebooks show the HTML form: a short message in words.
+    """
+
+    exercise: str
+    title: str
+    status: str  # "correct", "passed public", "wrong", "not attempted"
+    message: str
+    points: float
+    max_points: float
+    details: list = field(default_factory=list)
+
+    @property
+    def passed(self):
+        return self.status in ("correct", "passed public")
+
+    def __repr__(self):
+        return repr(float(self.points))
+
+    def __float__(self):
+        return float(self.points)
+
+    def __str__(self):
+        lines = [f"{self.exercise} ({self.title}): {self.message}"]
+        lines += [f"  - {d}" for d in self.details]
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        colour = {"correct": "#1b7f3b", "passed public": "#1b7f3b", "wrong": "#b3261e"}.get(
+            self.status, "#6b6b6b")
+        mark = {"correct": "&#10004;", "passed public": "&#10004;", "wrong": "&#10008;"}.get(
+            self.status, "&#9675;")
+        items = "".join(f"<li>{html.escape(d)}</li>" for d in self.details)
+        body = _markdown_code(html.escape(self.message))
+        return (
+            f'<div style="border-left:4px solid {colour};padding:4px 10px;margin:2px 0">'
+            f'<span style="color:{colour};font-weight:bold">{mark} {html.escape(self.exercise)}'
+            f" &middot; {html.escape(self.title)}</span>"
+            f' <span style="color:#555">({_fmt(self.points)}/{_fmt(self.max_points)} points)</span>'
+            f"<br>{body}{'<ul>' + _markdown_code(items) + '</ul>' if items else ''}</div>"
+        )
+
+
+def _fmt(x):
+    return f"{x:g}"
+
+
+def _markdown_code(text):
+    """`code` spans in a message shown as code."""
+    parts = text.split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+# --- exercises ---------------------------------------------------------------------------
+
+
+@dataclass
+class Check:
+    """One thing an answer must do. ``fn(*values)`` raises :class:`Wrong` when it does not."""
+
+    what: str
+    fn: object
+    hidden: bool = False
+    weight: float = 1.0
+
+
+class Exercise:
+    """One exercise, declared once.
+
+    ``names``: what the student defines (the checks get their values, in order).
+    ``code``: the exercise cell as it appears in the source notebook, with the solution between
+    ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (nbgrader replaces that part for students).
+    ``hints``: from gentle to explicit. ``points``: what full marks are worth.
+    ``mistakes``: typical wrong answers (code replacing the solution region) with a piece of the
+    message each must get; the tests run them, and so can instructors.
+    """
+
+    def __init__(self, id, title, points, names, code, hints, stage=None, mistakes=()):
+        self.id = id
+        self.title = title
+        self.points = float(points)
+        self.names = tuple(names)
+        self.code = textwrap.dedent(code).strip("\n") + "\n"
+        self.hints = tuple(textwrap.dedent(h).strip() for h in hints)
+        self.stage = stage
+        self.mistakes = tuple(mistakes)
+        self.checks = []
+        if "### BEGIN SOLUTION" not in self.code or "### END SOLUTION" not in self.code:
+            raise ValueError(f"{id}: code needs a ### BEGIN SOLUTION / ### END SOLUTION region")
+
+    # declaring checks
+    def test(self, what, hidden=False, weight=1.0):
+        """Decorator: add a check (``hidden`` ones run only at grading)."""
+
+        def add(fn):
+            self.checks.append(Check(what, fn, hidden, weight))
+            return fn
+
+        return add
+
+    def hidden_test(self, what, weight=1.0):
+        return self.test(what, hidden=True, weight=weight)
+
+    @property
+    def has_hidden(self):
+        return any(c.hidden for c in self.checks)
+
+    # the solution, as students see it and as the tests build answers
+    @property
+    def solution_code(self):
+        """The exercise cell with the solution filled in and the markers removed."""
+        return "".join(
+            line for line in self.code.splitlines(keepends=True)
+            if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
+        )
+
+    def with_answer(self, answer):
+        """The exercise cell with the solution region replaced by ``answer`` (indented to fit)."""
+        lines = self.code.splitlines(keepends=True)
+        start = next(i for i, l in enumerate(lines) if l.strip() == "### BEGIN SOLUTION")
+        end = next(i for i, l in enumerate(lines) if l.strip() == "### END SOLUTION")
+        indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
+        body = textwrap.indent(textwrap.dedent(answer).strip("\n") + "\n", indent)
+        return "".join(lines[:start]) + body + "".join(lines[end + 1:])
+
+    @property
+    def starter_code(self):
+        """What students get: nbgrader's stub in place of the solution."""
+        return self.with_answer("# YOUR CODE HERE\nraise NotImplementedError()")
+
+    # student-facing
+    def check(self, *values):
+        """Run the public checks on your answer and say what, if anything, to fix."""
+        namespace = _caller_namespace() if not values else None
+        return self.run(namespace=namespace, values=values or None, hidden=False)
+
+    def hint(self, n=1):
+        """Hint ``n`` of this exercise (1 is gentle; higher numbers say more)."""
+        if not self.hints:
+            return _Text(f"{self.id}: no hints for this one.")
+        n = max(1, min(int(n), len(self.hints)))
+        more = (f"\n\n(Hint {n} of {len(self.hints)}; `{self.id}.hint({n + 1})` says more.)"
+                if n < len(self.hints) else f"\n\n(Hint {n} of {len(self.hints)}; "
+                f"`{self.id}.solution()` shows a solution.)")
+        return _Text(f"**Hint {n}:** {self.hints[n - 1]}{more}")
+
+    def solution(self):
+        """A solution, to compare with yours once you have tried."""
+        return _Text(f"**Solution to {self.id}** ({self.title}):\n\n```python\n"
+                     f"{self.solution_code}```")
+
+    def __repr__(self):
+        return f"<exercise {self.id}: {self.title} ({_fmt(self.points)} points)>"
+
+    # running
+    def values_from(self, namespace):
+        missing = [n for n in self.names if n not in namespace]
+        if missing:
+            raise NotAttempted(
+                f"`{missing[0]}` is not defined yet: write it in the exercise cell above, run "
+                "that cell, then run this one.")
+        return tuple(namespace[n] for n in self.names)
+
+    def run(self, namespace=None, values=None, hidden=True):
+        """Check an answer (from ``namespace`` or explicit ``values``); returns a :class:`Result`.
+
+        With ``hidden``, the hidden checks run too and every check counts toward partial credit;
+        without, the public checks run in order and the first failure is reported.
+        """
+        with quiet():
+            try:
+                values = tuple(values) if values is not None else self.values_from(namespace or {})
+            except NotAttempted as err:
+                return self._result(NOT_ATTEMPTED, f"Not attempted: {err}", 0.0)
+            checks = [c for c in self.checks if hidden or not c.hidden]
+            outcomes = []
+            for check in checks:
+                outcome, message = _run_check(check, values)
+                if outcome == NOT_ATTEMPTED:
+                    return self._result(NOT_ATTEMPTED, f"Not attempted: {message}", 0.0)
+                outcomes.append((check, outcome, message))
+                if outcome == "wrong" and not hidden:
+                    break
+        failed = [(c, m) for c, o, m in outcomes if o == "wrong"]
+        total = sum(c.weight for c in checks) or 1.0
+        earned = sum(c.weight for c, o, _ in outcomes if o == "ok")
+        if not failed:
+            if hidden or not self.has_hidden:
+                return self._result("correct", "Correct: all checks passed.", self.points)
+            return self._result("passed public", f"Correct so far: {MORE_AT_GRADING}.", self.points)
+        points = round(self.points * earned / total, 2) if hidden else 0.0
+        first_check, first_message = failed[0]
+        if hidden and all(c.hidden for c, _ in failed):
+            lead = "Public checks passed, but a check run at grading failed: "
+        else:
+            lead = "Not yet: "
+        details = [m for _, m in failed[1:]] if hidden else []
+        return self._result("wrong", lead + first_message, points, details)
+
+    def _result(self, status, message, points, details=()):
+        return Result(self.id, self.title, status, message, float(points), self.points, list(details))
+
+
+def _run_check(check, values):
+    try:
+        check.fn(*values)
+    except NotAttempted as err:
+        return NOT_ATTEMPTED, str(err)
+    except NotImplementedError:
+        return NOT_ATTEMPTED, "your code still raises NotImplementedError: replace that line."
+    except Wrong as err:
+        return "wrong", str(err)
+    except Exception as err:  # an answer of an unexpected shape broke the check: still its fault
+        return "wrong", (f"{check.what[0].upper()}{check.what[1:]}: checking it raised "
+                         f"{type(err).__name__}: {_one_line(err)}")
+    return "ok", ""
+
+
+def _caller_namespace():
+    """The globals of the notebook (or module) that called ``q.check()``."""
+    frame = sys._getframe(2)
+    return frame.f_globals
+
+
+class _Text(str):
+    """Markdown text that notebooks render and terminals print as is."""
+
+    def _repr_markdown_(self):
+        return str(self)
+
+    def __repr__(self):
+        return str(self)
+
+
+# --- stages ------------------------------------------------------------------------------
+
+
+class Stage:
+    """The exercises of one stage (one notebook), in order."""
+
+    def __init__(self, name, title, prelude=""):
+        self.name = name
+        self.title = title
+        self.prelude = textwrap.dedent(prelude).strip("\n") + "\n" if prelude else ""
+        self.exercises = {}
+
+    def exercise(self, id, title, points, names, code, hints, mistakes=()):
+        ex = Exercise(id, title, points, names, code, hints, stage=self.name, mistakes=mistakes)
+        self.exercises[id] = ex
+        return ex
+
+    @property
+    def points(self):
+        return sum(ex.points for ex in self.exercises.values())
+
+    def __getitem__(self, id):
+        return self.exercises[id]
+
+    def __iter__(self):
+        return iter(self.exercises.values())
+
+    def __repr__(self):
+        return f"<stage {self.name}: {len(self.exercises)} exercises, {_fmt(self.points)} points>"
+
+
+def grade(stage, exercise, namespace):
+    """All checks of one exercise, public and hidden, on the names in ``namespace``."""
+    from . import load_stage
+
+    return load_stage(stage)[exercise].run(namespace=namespace, hidden=True)

@@ -1,0 +1,152 @@
+"""The ``malaria-lab`` command line: a stable interface for instructors' scripts and our checks.
+
+Every error a user can fix exits with status 2 and one line on stderr saying what was wrong and
+what to do.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import MalariaLabError
+
+
+def _download(args):
+    from .data.download import download
+
+    download(args.dest, source=args.source, url=args.url, sha256=args.sha256, progress=not args.quiet)
+
+
+def _synth(args):
+    from .data.synth import synthesize
+
+    root = synthesize(args.out, per_class=args.per_class, patients=args.patients, seed=args.seed,
+                      progress=not args.quiet)
+    print(f"Synthetic cells in {root}")
+
+
+def _scan(args):
+    from .data.scan import format_report, scan
+
+    report = scan(args.path, progress=not args.quiet and not args.json)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+
+
+def _split(args):
+    from .split import check_leakage, describe, split_dataset, write_manifest
+
+    rows = split_dataset(args.path, seed=args.seed, by=args.by,
+                         fractions=(args.train, args.val, round(1 - args.train - args.val, 6)))
+    write_manifest(rows, args.out)
+    print(describe(rows))
+    print(check_leakage(rows, hashes=not args.no_hash).summary())
+    print(f"Manifest: {args.out}")
+
+
+def _train(args):
+    from .workflow import train_on
+
+    train_on(args.data, args.out, recipe=args.recipe, seed=args.seed, verbose=_verbosity(args))
+
+
+def _evaluate(args):
+    from .workflow import evaluate_on
+
+    evaluate_on(args.model, args.data, args.out, threshold=args.threshold,
+                tta=None if args.tta is None else args.tta == "on")
+
+
+def _run(args):
+    from .workflow import run_all
+
+    run_all(args.data, args.out, recipe=args.recipe, seed=args.seed, verbose=_verbosity(args))
+
+
+def _verbosity(args):
+    return 0 if args.quiet else 2
+
+
+def parser():
+    p = argparse.ArgumentParser(
+        prog="malaria-lab",
+        description="Build a malaria detector from blood-smear cell images, end to end.",
+    )
+    p.add_argument("--version", action="version", version=f"malaria-lab {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data_help = "a folder holding cell_images/ (or that folder, or such a zip)"
+
+    def command(name, func, help):
+        c = sub.add_parser(name, help=help, description=help)
+        c.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+        c.set_defaults(func=func)
+        return c
+
+    c = command("download", _download, "Download and verify the NIH cell images into DEST/cell_images.")
+    c.add_argument("--dest", required=True, type=Path)
+    c.add_argument("--source", choices=("nih", "kaggle"), default="nih")
+    c.add_argument("--url", help="any URL of a zip in the official layout")
+    c.add_argument("--sha256", help="expected sha256 of the file at --url")
+
+    c = command("synth", _synth, "Make the embedded synthetic data set (offline), same layout as NIH's.")
+    c.add_argument("--out", required=True, type=Path)
+    c.add_argument("--per-class", type=int, default=300)
+    c.add_argument("--patients", type=int, default=8)
+    c.add_argument("--seed", type=int, default=0)
+
+    c = command("scan", _scan, "Report on a data set: classes, patients, sizes, bad and duplicate files.")
+    c.add_argument("path", type=Path, help=data_help)
+    c.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    c = command("split", _split, "Split by patient into train/val/test; write a manifest CSV (moves nothing).")
+    c.add_argument("path", type=Path, help=data_help)
+    c.add_argument("--out", required=True, type=Path, help="manifest CSV to write")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--train", type=float, default=0.7, help="share of images for training")
+    c.add_argument("--val", type=float, default=0.15, help="share for validation (the rest is test)")
+    c.add_argument("--by", choices=("patient", "image"), default="patient",
+                   help="'image' is the tutorial's leaky random split, for demonstrations only")
+    c.add_argument("--no-hash", action="store_true", help="skip the duplicate-image check")
+
+    c = command("train", _train, "Train on data (its own patient-level validation split); writes OUT/model.keras.")
+    c.add_argument("--data", required=True, nargs="+", type=Path, help=data_help + "; several allowed")
+    c.add_argument("--out", required=True, type=Path)
+    c.add_argument("--recipe", default="reference", help="reference (default), tutorial or fast")
+    c.add_argument("--seed", type=int, default=0)
+
+    c = command("evaluate", _evaluate, "Evaluate a saved model on data; writes OUT/report.json and plots.")
+    c.add_argument("--model", required=True, type=Path)
+    c.add_argument("--data", required=True, type=Path, help=data_help)
+    c.add_argument("--out", required=True, type=Path)
+    c.add_argument("--threshold", type=float, help="decision threshold (default: the one chosen in training)")
+    c.add_argument("--tta", choices=("on", "off"), help="average over flips (default: as in training)")
+
+    c = command("run", _run, "Every stage end to end (on embedded synthetic data when no data set is found).")
+    c.add_argument("--data", type=Path, help=data_help + " (default: $MALARIA_LAB_DATA, ./data, else synthetic)")
+    c.add_argument("--out", type=Path, default=Path("runs/latest"))
+    c.add_argument("--recipe", help="reference, tutorial or fast (default: fast on synthetic data, else reference)")
+    c.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        if args.command in ("train", "evaluate", "run"):
+            from .quiet import import_keras
+
+            import_keras()
+        args.func(args)
+    except MalariaLabError as err:
+        print(f"malaria-lab {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"malaria-lab {args.command}: interrupted; run the same command again to resume.",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

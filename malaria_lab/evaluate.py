@@ -1,0 +1,250 @@
+"""Evaluation in clinical terms: sensitivity, specificity and friends at a chosen threshold,
+ROC AUC, per-patient results, plots, and a JSON report.
+
+Metrics are plain numpy, so they are the same whatever Keras backend made the predictions.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import write_json
+from .errors import MalariaLabError
+
+PLOTS = ("curves.png", "confusion.png", "roc.png", "mistakes.png")
+
+
+def predict(model, x, batch_size=256, tta=False):
+    """P(parasitized) per image; with ``tta``, averaged over the four flips of each image.
+
+    A cell has no up or down, so its flipped copies are as valid as the original and averaging
+    over them steadies the prediction.
+    """
+    views = [lambda b: b]
+    if tta:
+        views += [lambda b: b[:, :, ::-1], lambda b: b[:, ::-1, :], lambda b: b[:, ::-1, ::-1]]
+    out = np.empty(len(x), dtype="float64")
+    for start in range(0, len(x), batch_size):
+        batch = np.asarray(x[start:start + batch_size], dtype="float32")
+        probs = [np.asarray(model.predict_on_batch(np.ascontiguousarray(v(batch)))).reshape(-1)
+                 for v in views]
+        out[start:start + len(batch)] = np.mean(probs, axis=0)
+    return out
+
+
+def _check(y, p):
+    y = np.asarray(y).astype(int).reshape(-1)
+    p = np.asarray(p, dtype="float64").reshape(-1)
+    if y.shape != p.shape:
+        raise MalariaLabError(
+            f"{len(y)} labels but {len(p)} predictions.", "Predict every image you have a label for."
+        )
+    if len(y) == 0:
+        raise MalariaLabError("No predictions to evaluate.", "Check that the test data is not empty.")
+    return y, p
+
+
+def confusion(y, p, threshold=0.5):
+    """[[tn, fp], [fn, tp]] with parasitized (1) as the positive class."""
+    y, p = _check(y, p)
+    pred = p >= threshold
+    tp = int(np.sum(pred & (y == 1)))
+    fp = int(np.sum(pred & (y == 0)))
+    fn = int(np.sum(~pred & (y == 1)))
+    tn = int(np.sum(~pred & (y == 0)))
+    return [[tn, fp], [fn, tp]]
+
+
+def roc_curve(y, p):
+    """False- and true-positive rates at every distinct threshold, from (0, 0) to (1, 1)."""
+    y, p = _check(y, p)
+    order = np.argsort(-p, kind="mergesort")
+    p_sorted, y_sorted = p[order], y[order]
+    distinct = np.r_[np.nonzero(np.diff(p_sorted))[0], len(p) - 1]
+    tps = np.cumsum(y_sorted)[distinct]
+    fps = (distinct + 1) - tps
+    pos, neg = max(tps[-1], 1), max(fps[-1], 1)
+    fpr = np.r_[0.0, fps / neg]
+    tpr = np.r_[0.0, tps / pos]
+    thresholds = np.r_[np.inf, p_sorted[distinct]]
+    return fpr, tpr, thresholds
+
+
+def roc_auc(y, p):
+    """Area under the ROC curve (ties count half); NaN when only one class is present."""
+    y, p = _check(y, p)
+    if y.min() == y.max():
+        return float("nan")
+    fpr, tpr, _ = roc_curve(y, p)
+    return float(np.trapezoid(tpr, fpr) if hasattr(np, "trapezoid") else np.trapz(tpr, fpr))
+
+
+def _ratio(a, b):
+    return float(a / b) if b else float("nan")
+
+
+def metrics(y, p, threshold=0.5):
+    """Accuracy, sensitivity (recall on parasitized), specificity, precision, F1, AUC, confusion."""
+    (tn, fp), (fn, tp) = confusion(y, p, threshold)
+    sensitivity = _ratio(tp, tp + fn)
+    precision = _ratio(tp, tp + fp)
+    return {
+        "accuracy": _ratio(tp + tn, tp + tn + fp + fn),
+        "auc": roc_auc(y, p),
+        "sensitivity": sensitivity,
+        "specificity": _ratio(tn, tn + fp),
+        "precision": precision,
+        "f1": _ratio(2 * precision * sensitivity, precision + sensitivity),
+        "threshold": float(threshold),
+        "confusion": [[tn, fp], [fn, tp]],
+    }
+
+
+def choose_threshold(y, p, min_sensitivity=None):
+    """The threshold to use on new patients, chosen on validation data (never on test data).
+
+    It maximises balanced accuracy (sensitivity + specificity), or, given ``min_sensitivity``,
+    specificity among thresholds that keep sensitivity at least that high.
+    """
+    y, p = _check(y, p)
+    fpr, tpr, thresholds = roc_curve(y, p)
+    fpr, tpr, thresholds = fpr[1:], tpr[1:], thresholds[1:]
+    if min_sensitivity is not None and np.any(tpr >= min_sensitivity):
+        ok = tpr >= min_sensitivity
+        i = np.flatnonzero(ok)[np.argmin(fpr[ok])]
+    else:
+        i = int(np.argmax(tpr - fpr))
+    # Halfway to the next lower score keeps the chosen cut from sitting on a training-set value.
+    lower = p[p < thresholds[i]]
+    cut = (thresholds[i] + lower.max()) / 2 if lower.size else thresholds[i]
+    return float(cut)
+
+
+def per_patient(y, p, patients, threshold=0.5):
+    """One row per patient: cells, parasitized cells, cells called parasitized, accuracy."""
+    y, p = _check(y, p)
+    patients = np.asarray(patients)
+    rows = []
+    for patient in sorted(set(patients.tolist())):
+        mask = patients == patient
+        pred = p[mask] >= threshold
+        rows.append({
+            "patient": patient,
+            "cells": int(mask.sum()),
+            "parasitized": int(y[mask].sum()),
+            "called_parasitized": int(pred.sum()),
+            "accuracy": float(np.mean(pred == (y[mask] == 1))),
+        })
+    return rows
+
+
+def _figure(width=5, height=4):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def plot_history(history):
+    """Loss and accuracy per epoch, training against validation."""
+    fig = _figure(9, 3.5)
+    for ax, key in zip(fig.subplots(1, 2), ("loss", "accuracy")):
+        for prefix, style in (("", "-o"), ("val_", "--o")):
+            if prefix + key in history:
+                values = history[prefix + key]
+                ax.plot(range(1, len(values) + 1), values, style, ms=3,
+                        label="validation" if prefix else "training")
+        ax.set(title=key, xlabel="epoch")
+        ax.legend()
+    return fig
+
+
+def plot_confusion(cm, labels=("Uninfected", "Parasitized")):
+    """The confusion matrix as a labelled grid of counts."""
+    fig = _figure(4, 3.5)
+    ax = fig.subplots()
+    cm = np.asarray(cm)
+    ax.imshow(cm, cmap="Blues")
+    for (i, j), n in np.ndenumerate(cm):
+        ax.text(j, i, str(n), ha="center", va="center",
+                color="white" if n > cm.max() / 2 else "black", fontsize=14)
+    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=labels, yticklabels=labels,
+           xlabel="predicted", ylabel="true")
+    return fig
+
+
+def plot_roc(y, p, threshold=None):
+    """The ROC curve, with the operating point of ``threshold`` marked."""
+    fpr, tpr, _ = roc_curve(y, p)
+    fig = _figure(4, 4)
+    ax = fig.subplots()
+    ax.plot(fpr, tpr, label=f"AUC = {roc_auc(y, p):.3f}")
+    ax.plot([0, 1], [0, 1], ":", color="grey")
+    if threshold is not None:
+        m = metrics(y, p, threshold)
+        ax.plot(1 - m["specificity"], m["sensitivity"], "o", color="crimson",
+                label=f"threshold {threshold:.2f}")
+    ax.set(xlabel="1 - specificity", ylabel="sensitivity", xlim=(0, 1), ylim=(0, 1.01))
+    ax.legend(loc="lower right")
+    return fig
+
+
+def plot_gallery(x, y, p, threshold=0.5, n=16, title=None):
+    """The most confident mistakes: false negatives first (missed parasites), then false positives."""
+    y, p = _check(y, p)
+    pred = p >= threshold
+    fn = np.flatnonzero((y == 1) & ~pred)
+    fp = np.flatnonzero((y == 0) & pred)
+    fn = fn[np.argsort(p[fn])]
+    fp = fp[np.argsort(-p[fp])]
+    k = min(len(fn), n // 2)
+    picks = list(fn[:k]) + list(fp[: n - k])
+    picks += list(fn[k: k + n - len(picks)])
+    cols = 8
+    rows = max(1, -(-len(picks) // cols))
+    fig = _figure(cols * 1.2, rows * 1.45 + 0.4)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).reshape(-1)
+    for ax in axes:
+        ax.axis("off")
+    for ax, i in zip(axes, picks):
+        ax.imshow(np.asarray(x[i], dtype="uint8"))
+        kind = "missed" if y[i] == 1 else "false alarm"
+        ax.set_title(f"{kind}\np={p[i]:.2f}", fontsize=7, color="crimson" if y[i] == 1 else "darkorange")
+    fig.suptitle(title or f"{len(fn)} missed parasitized, {len(fp)} false alarms", fontsize=9)
+    return fig
+
+
+def evaluate(model, arrays, out_dir=None, threshold=0.5, tta=False, history=None, probabilities=None):
+    """Predict, score at ``threshold``, and (with ``out_dir``) write report.json and PNG plots."""
+    p = predict(model, arrays.x, tta=tta) if probabilities is None else np.asarray(probabilities)
+    report = metrics(arrays.y, p, threshold)
+    report.update(
+        n_test=int(len(arrays.y)),
+        n_parasitized=int(np.sum(arrays.y)),
+        test_patients=len(set(arrays.patients)),
+        tta=bool(tta),
+        per_patient=per_patient(arrays.y, p, arrays.patients, threshold),
+    )
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        figures = {
+            "confusion.png": plot_confusion(report["confusion"]),
+            "roc.png": plot_roc(arrays.y, p, threshold),
+            "mistakes.png": plot_gallery(arrays.x, arrays.y, p, threshold),
+        }
+        if history:
+            figures["curves.png"] = plot_history(history)
+        for name, fig in figures.items():
+            fig.savefig(out / name)
+        report["plots"] = {name: str(out / name) for name in figures}
+        np.save(out / "probabilities.npy", p)
+        write_json(out / "report.json", report)
+    return report
+
+
+def summary(report):
+    """One line for people: the headline metrics of a report."""
+    return (f"accuracy {report['accuracy']:.3f}  AUC {report['auc']:.3f}  "
+            f"sensitivity {report['sensitivity']:.3f}  specificity {report['specificity']:.3f}  "
+            f"(threshold {report['threshold']:.2f}, {report['n_test']} cells, "
+            f"{report['test_patients']} patients)")

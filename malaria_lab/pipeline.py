@@ -1,0 +1,201 @@
+"""From a manifest to batches: decode each image once, resize, cache on disk, then batch.
+
+Decoding PNGs is the slow part of training on a CPU, so it happens once per (images, size) and
+the uint8 arrays are kept in a cache folder; later runs memory-map them. Batches come from a
+``keras.utils.PyDataset``, which every Keras backend trains from. Augmentation is made of Keras
+preprocessing layers, so it runs inside the model on whatever backend is active.
+"""
+
+import hashlib
+import io
+import json
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .atomic import atomic_path, write_json
+from .data.layout import ZIP_SEP, read_bytes
+from .errors import MalariaLabError
+
+CACHE_VERSION = 1
+
+
+@dataclass
+class Arrays:
+    """Decoded images and what they are: ``x`` is (N, size, size, 3) uint8, ``y`` 1 = parasitized."""
+
+    x: np.ndarray
+    y: np.ndarray
+    patients: list
+    paths: list
+    skipped: list  # [(path, reason)] images that could not be decoded
+
+    def __len__(self):
+        return len(self.y)
+
+    def subset(self, index):
+        index = np.asarray(index)
+        return Arrays(
+            self.x[index], self.y[index], [self.patients[i] for i in index],
+            [self.paths[i] for i in index], [],
+        )
+
+
+def default_cache_dir():
+    """``$MALARIA_LAB_CACHE``, else ``~/.cache/malaria_lab``."""
+    return Path(os.environ.get("MALARIA_LAB_CACHE") or Path.home() / ".cache" / "malaria_lab")
+
+
+def decode(data, size):
+    """Bytes of one image -> (size, size, 3) uint8 RGB, whatever its mode (L, RGBA, P...)."""
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        if image.mode != "RGB":
+            # Transparent pixels become black, the background of the NIH crops.
+            image = image.convert("RGBA") if "A" in image.getbands() or image.mode == "P" else image
+            if image.mode == "RGBA":
+                canvas = Image.new("RGB", image.size, (0, 0, 0))
+                canvas.paste(image, mask=image.getchannel("A"))
+                image = canvas
+            else:
+                image = image.convert("RGB")
+        return np.asarray(image.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+
+
+def _decode_one(path, size):
+    try:
+        return decode(read_bytes(path), size), None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:
+        return None, f"{type(err).__name__}: {err}"
+
+
+def _fingerprint(path):
+    """What identifies one image's current bytes cheaply: path, size and modification time."""
+    archive = str(path).split(ZIP_SEP)[0]
+    stat = os.stat(archive)
+    return f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+def _cache_key(rows, size):
+    digest = hashlib.sha256(f"v{CACHE_VERSION}|{size}".encode())
+    for row in rows:
+        digest.update(f"{_fingerprint(row.path)}|{row.label}\n".encode())
+    return digest.hexdigest()[:24]
+
+
+def load_arrays(rows, image_size=64, cache_dir=None, workers=None, progress=False, use_cache=True):
+    """Decode the images of ``rows`` (manifest rows) to arrays, from the cache when possible.
+
+    Unreadable images are skipped with a warning and listed in ``Arrays.skipped``.
+    """
+    rows = list(rows)
+    if not rows:
+        raise MalariaLabError("No images to load.", "Check the manifest or the data folder.")
+    if int(image_size) < 8:
+        raise MalariaLabError(f"Image size {image_size} is too small.", "Use 32 pixels or more.")
+    image_size = int(image_size)
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    key = _cache_key(rows, image_size) if use_cache else None
+    if use_cache and (cache / f"{key}.json").is_file():
+        meta = json.loads((cache / f"{key}.json").read_text())
+        x = np.load(cache / f"{key}.npy", mmap_mode="r")
+        keep = meta["kept"]
+    else:
+        x, keep, skipped = _decode_all(rows, image_size, workers, progress)
+        meta = {"kept": keep, "skipped": skipped, "image_size": image_size}
+        if use_cache:
+            cache.mkdir(parents=True, exist_ok=True)
+            with atomic_path(cache / f"{key}.npy") as tmp:
+                with open(tmp, "wb") as handle:
+                    np.save(handle, x)
+            write_json(cache / f"{key}.json", meta)
+    for path, reason in meta["skipped"]:
+        warnings.warn(f"Skipped unreadable image {path} ({reason}).", stacklevel=2)
+    kept = [rows[i] for i in keep]
+    y = np.array([row.target for row in kept], dtype=np.int32)
+    return Arrays(x, y, [r.patient for r in kept], [r.path for r in kept],
+                  [tuple(s) for s in meta["skipped"]])
+
+
+def _decode_all(rows, size, workers, progress):
+    """Decode in threads: Pillow releases the GIL while it inflates and resizes."""
+    workers = workers or min(8, os.cpu_count() or 1)
+    out = np.empty((len(rows), size, size, 3), dtype=np.uint8)
+    keep, skipped = [], []
+    with ThreadPoolExecutor(workers) as pool:
+        results = pool.map(lambda row: _decode_one(row.path, size), rows, chunksize=1)
+        if progress:
+            from tqdm.auto import tqdm
+
+            results = tqdm(results, total=len(rows), desc=f"decode {size}px", unit="img")
+        for i, (array, error) in enumerate(results):
+            if error is None:
+                out[len(keep)] = array
+                keep.append(i)
+            else:
+                skipped.append((rows[i].path, error))
+    return out[: len(keep)], keep, skipped
+
+
+def make_augmenter(flip=True, rotation=0.5, zoom=0.1, contrast=0.1, brightness=0.1,
+                   translation=0.0, seed=None, name="augment"):
+    """Keras preprocessing layers for blood-smear cells; ``0``/``False`` turns one off.
+
+    A cell has no up or down, so flips and full rotations are safe; mild zoom, contrast and
+    brightness mimic differences in cell size and in stain between slides. ``rotation`` is a
+    fraction of a full turn, as in ``keras.layers.RandomRotation``.
+    """
+    import keras
+
+    layers = []
+    if flip:
+        layers.append(keras.layers.RandomFlip("horizontal_and_vertical", seed=seed))
+    if rotation:
+        layers.append(keras.layers.RandomRotation(rotation, fill_mode="constant", seed=seed))
+    if zoom:
+        layers.append(keras.layers.RandomZoom(zoom, fill_mode="constant", seed=seed))
+    if translation:
+        layers.append(keras.layers.RandomTranslation(translation, translation, fill_mode="constant", seed=seed))
+    if contrast:
+        layers.append(keras.layers.RandomContrast(contrast, value_range=(0, 255), seed=seed))
+    if brightness:
+        layers.append(keras.layers.RandomBrightness(brightness, value_range=(0, 255), seed=seed))
+    return keras.Sequential(layers, name=name)
+
+
+def _dataset_class():
+    import keras
+
+    class ArrayBatches(keras.utils.PyDataset):
+        """Batches of (images as float32 0-255, labels), reshuffled every epoch when asked."""
+
+        def __init__(self, x, y, batch_size=64, shuffle=False, seed=0):
+            super().__init__()
+            self.x, self.y = x, np.asarray(y, dtype="float32")
+            self.batch_size = int(batch_size)
+            self.shuffle = shuffle
+            self.rng = np.random.default_rng(seed)
+            self.order = self.rng.permutation(len(self.y)) if shuffle else np.arange(len(self.y))
+
+        def __len__(self):
+            return -(-len(self.y) // self.batch_size)
+
+        def __getitem__(self, index):
+            idx = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
+            return np.asarray(self.x[idx], dtype="float32"), self.y[idx]
+
+        def on_epoch_end(self):
+            if self.shuffle:
+                self.order = self.rng.permutation(len(self.y))
+
+    return ArrayBatches
+
+
+def make_dataset(x, y, batch_size=64, shuffle=False, seed=0):
+    """A ``keras.utils.PyDataset`` over arrays (works with every Keras backend)."""
+    return _dataset_class()(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed)

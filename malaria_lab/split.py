@@ -1,0 +1,249 @@
+"""Patient-level train/validation/test splits, written as a manifest; images are never touched.
+
+Cells of one patient look alike (same slide, stain, microscope), so a split that puts one
+patient's cells in both train and test measures memory, not diagnosis. Here every patient goes
+to exactly one part, and the parts keep the class balance as well as whole patients allow.
+"""
+
+import csv
+import hashlib
+import io
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_path
+from .data.layout import CLASSES, POSITIVE, find_images, patient_id, read_bytes, ZIP_SEP
+from .errors import MalariaLabError
+
+PARTS = ("train", "val", "test")
+DEFAULT_FRACTIONS = (0.7, 0.15, 0.15)
+COLUMNS = ("path", "label", "patient", "split")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a manifest: an image, its class, its patient and its part."""
+
+    path: str
+    label: str
+    patient: str
+    split: str
+
+    @property
+    def target(self):
+        return 1 if self.label == POSITIVE else 0
+
+
+def _check_fractions(fractions):
+    fractions = tuple(float(f) for f in fractions)
+    if len(fractions) != 3 or min(fractions) < 0 or not math.isclose(sum(fractions), 1.0):
+        raise MalariaLabError(
+            f"Split fractions {fractions} are not three non-negative numbers summing to 1.",
+            "Use e.g. (0.7, 0.15, 0.15) for train, validation and test.",
+        )
+    return fractions
+
+
+def split_by_patient(images, fractions=DEFAULT_FRACTIONS, seed=0):
+    """Assign whole patients to train/val/test, balancing each class's images across parts.
+
+    Patients are visited in a seeded random order, largest first within ties of the shuffle, and
+    each goes to the part furthest below its target share of that patient's classes. The same
+    images and seed always give the same split.
+    """
+    fractions = _check_fractions(fractions)
+    images = list(images)
+    by_patient = defaultdict(list)
+    for ref in images:
+        by_patient[ref.patient].append(ref)
+    wanted = [p for p, f in zip(PARTS, fractions) if f > 0]
+    if len(by_patient) < len(wanted):
+        raise MalariaLabError(
+            f"Only {len(by_patient)} patient(s) in the data, but a patient-level split into "
+            f"{', '.join(wanted)} needs at least {len(wanted)}.",
+            "Add images from more patients (file names carry the patient before _IMG_).",
+        )
+    totals = Counter(ref.label for ref in images)
+    rng = np.random.default_rng(seed)
+    patients = sorted(by_patient)
+    order = [patients[i] for i in rng.permutation(len(patients))]
+    order.sort(key=lambda p: -len(by_patient[p]))
+    counts = {part: Counter() for part in PARTS}
+    assignment = {}
+    for i, patient in enumerate(order):
+        refs = by_patient[patient]
+        mine = Counter(ref.label for ref in refs)
+        empty = [p for p in wanted if not any(counts[p].values())]
+        # Give every wanted part at least one patient while patients remain for the others.
+        if empty and len(order) - i <= len(empty):
+            candidates = empty
+        else:
+            candidates = wanted
+
+        def room(part):
+            """How much of its target share, for this patient's classes, the part still lacks."""
+            share = fractions[PARTS.index(part)]
+            return sum(n * (1 - counts[part][c] / (share * totals[c])) for c, n in mine.items())
+
+        best = max(candidates, key=lambda part: (room(part), -PARTS.index(part)))
+        assignment[patient] = best
+        counts[best].update(mine)
+    return [Row(ref.path, ref.label, ref.patient, assignment[ref.patient]) for ref in images]
+
+
+def split_by_image(images, fractions=DEFAULT_FRACTIONS, seed=0):
+    """The 2020 tutorial's random image-level split: for showing learners what leakage does.
+
+    One patient's cells land in several parts, so test accuracy comes out too high.
+    """
+    fractions = _check_fractions(fractions)
+    images = list(images)
+    rng = np.random.default_rng(seed)
+    rows = [None] * len(images)
+    for label in CLASSES:
+        idx = [i for i, ref in enumerate(images) if ref.label == label]
+        idx = [idx[j] for j in rng.permutation(len(idx))]
+        n_train = round(fractions[0] * len(idx))
+        n_val = round(fractions[1] * len(idx))
+        for k, i in enumerate(idx):
+            part = "train" if k < n_train else "val" if k < n_train + n_val else "test"
+            ref = images[i]
+            rows[i] = Row(ref.path, ref.label, ref.patient, part)
+    return rows
+
+
+def split_dataset(path, fractions=DEFAULT_FRACTIONS, seed=0, by="patient"):
+    """Split the data set at ``path`` (folder or zip); see :func:`split_by_patient`."""
+    images = find_images(path)
+    if by == "patient":
+        return split_by_patient(images, fractions, seed)
+    if by == "image":
+        return split_by_image(images, fractions, seed)
+    raise MalariaLabError(f"Unknown split kind {by!r}.", "Use by='patient' (or 'image' to demo leakage).")
+
+
+def _portable(path, base):
+    """A manifest path relative to the manifest's folder when the image lies below it."""
+    archive, sep, member = str(path).partition(ZIP_SEP)
+    try:
+        rel = Path(archive).resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        rel = str(Path(archive).resolve())
+    return rel + sep + member
+
+
+def write_manifest(rows, path):
+    """Write rows as CSV (path,label,patient,split), atomically; returns the path."""
+    path = Path(path)
+    base = path.parent if str(path.parent) else Path(".")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow([_portable(row.path, base), row.label, row.patient, row.split])
+    with atomic_path(path) as tmp:
+        tmp.write_text(buffer.getvalue(), encoding="utf-8")
+    return path
+
+
+def read_manifest(path):
+    """Read a manifest written by :func:`write_manifest`; paths come back absolute."""
+    path = Path(path)
+    if not path.is_file():
+        raise MalariaLabError(
+            f"No manifest at {path}.", "Make one with `malaria-lab split DATA --out MANIFEST.csv`."
+        )
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = set(COLUMNS) - set(reader.fieldnames or ())
+        if missing:
+            raise MalariaLabError(
+                f"{path} is not a malaria-lab manifest: missing column(s) {', '.join(sorted(missing))}.",
+                "Expected the header path,label,patient,split.",
+            )
+        rows = []
+        for line, record in enumerate(reader, start=2):
+            if record["label"] not in CLASSES or record["split"] not in PARTS:
+                raise MalariaLabError(
+                    f"{path}, line {line}: label must be one of {CLASSES} and split one of "
+                    f"{PARTS}, got {record['label']!r} and {record['split']!r}.",
+                    "Fix or regenerate the manifest.",
+                )
+            archive, sep, member = record["path"].partition(ZIP_SEP)
+            full = Path(archive)
+            if not full.is_absolute():
+                full = path.parent / full
+            rows.append(Row(str(full) + sep + member, record["label"], record["patient"], record["split"]))
+    return rows
+
+
+def part(rows, name):
+    """The rows of one part (``train``, ``val`` or ``test``)."""
+    return [row for row in rows if row.split == name]
+
+
+@dataclass
+class Leakage:
+    """What a split lets through from one part into another."""
+
+    shared_patients: dict = field(default_factory=dict)  # patient -> parts
+    duplicate_images: list = field(default_factory=list)  # [[(path, part), ...], ...]
+
+    @property
+    def ok(self):
+        return not self.shared_patients and not self.duplicate_images
+
+    def summary(self):
+        if self.ok:
+            return "No leakage: every patient is in one part and no image repeats across parts."
+        lines = []
+        if self.shared_patients:
+            names = ", ".join(sorted(self.shared_patients)[:5])
+            more = len(self.shared_patients) - 5
+            lines.append(
+                f"{len(self.shared_patients)} patient(s) appear in more than one part"
+                f" ({names}{f', and {more} more' if more > 0 else ''})."
+            )
+        if self.duplicate_images:
+            lines.append(f"{len(self.duplicate_images)} identical image(s) appear in more than one part.")
+        return " ".join(lines)
+
+
+def check_leakage(rows, hashes=True):
+    """Patients shared between parts and, with ``hashes``, identical images across parts."""
+    parts_of = defaultdict(set)
+    for row in rows:
+        parts_of[row.patient].add(row.split)
+    shared = {p: sorted(s, key=PARTS.index) for p, s in parts_of.items() if len(s) > 1}
+    duplicates = []
+    if hashes:
+        groups = defaultdict(list)
+        for row in rows:
+            groups[hashlib.sha256(read_bytes(row.path)).hexdigest()].append((row.path, row.split))
+        duplicates = [g for g in groups.values() if len({s for _, s in g}) > 1]
+    return Leakage(shared, duplicates)
+
+
+def describe(rows):
+    """Images, patients and parasitized share per part, for printing."""
+    lines = []
+    for name in PARTS:
+        rs = part(rows, name)
+        if not rs:
+            continue
+        pos = sum(r.target for r in rs)
+        lines.append(
+            f"{name:>5}: {len(rs):6d} images from {len({r.patient for r in rs}):3d} patients, "
+            f"{pos / len(rs):.0%} parasitized"
+        )
+    return "\n".join(lines)
+
+
+__all__ = [
+    "PARTS", "Row", "split_by_patient", "split_by_image", "split_dataset", "write_manifest",
+    "read_manifest", "part", "check_leakage", "Leakage", "describe", "patient_id",
+]

@@ -1,0 +1,204 @@
+"""The stages strung together, as the command line and the notebooks run them:
+train on data folders, evaluate a saved model, and run everything end to end.
+"""
+
+import json
+import os
+import time
+from pathlib import Path
+
+from .atomic import write_json
+from .data.layout import find_images
+from .errors import MalariaLabError
+from .split import check_leakage, describe, split_by_patient, write_manifest
+
+EMBEDDED = dict(per_class=700, patients=14, seed=0)
+
+
+def gather_images(paths):
+    """The images of several data sets together; the same file name twice is an error."""
+    images, seen = [], {}
+    for path in paths:
+        for ref in find_images(path):
+            key = (ref.label, ref.name)
+            if key in seen:
+                raise MalariaLabError(
+                    f"{ref.name} is in both {seen[key]} and {path}.",
+                    "Give each data set once; the same image twice would leak between parts.",
+                )
+            seen[key] = path
+            images.append(ref)
+    return images
+
+
+def train_and_calibrate(train, val, out_dir, recipe, seed=0, verbose="auto", log=print, callbacks=()):
+    """Fit the recipe's model, then choose the decision threshold on the validation patients.
+
+    Writes ``model.keras``, ``history.json`` and ``training.json`` (recipe, threshold, validation
+    scores) to ``out_dir``; returns (model, training summary).
+    """
+    from . import evaluate, train as training
+
+    recipe = training.get_recipe(recipe)
+    out = Path(out_dir)
+    start = time.perf_counter()
+    model = training.build_model(recipe, seed=seed)
+    log(f"Training the {recipe.name} recipe ({recipe.architecture} CNN, {recipe.image_size} px, "
+        f"up to {recipe.epochs} epochs) on {len(train)} cells, validating on {len(val)}.")
+    history = training.fit(model, train, val, out, recipe, seed=seed, verbose=verbose, callbacks=callbacks)
+    best = training.load_best(out)
+    p_val = evaluate.predict(best, val.x, tta=recipe.tta)
+    threshold = evaluate.choose_threshold(val.y, p_val)
+    seconds = time.perf_counter() - start
+    summary = {
+        "recipe": recipe.to_dict(),
+        "threshold": threshold,
+        "tta": recipe.tta,
+        "image_size": recipe.image_size,
+        "n_train": len(train),
+        "n_val": len(val),
+        "train_patients": len(set(train.patients)),
+        "val_patients": len(set(val.patients)),
+        "epochs_run": len(history.get("loss", [])),
+        "train_seconds": seconds,
+        "images_per_second": training.images_per_second(history, len(train)),
+        "validation": {k: v for k, v in evaluate.metrics(val.y, p_val, threshold).items()},
+        "backend": os.environ.get("KERAS_BACKEND") or _backend(),
+    }
+    write_json(out / "training.json", summary)
+    evaluate.plot_history(history).savefig(out / "curves.png")
+    state = json.loads((out / "state.json").read_text())
+    log(f"Best epoch {state['best_epoch'] + 1} of {summary['epochs_run']} ({recipe.monitor} "
+        f"{state['best']:.4f}); threshold {threshold:.3f} chosen on the validation patients.")
+    return best, summary
+
+
+def _backend():
+    import keras
+
+    return keras.backend.backend()
+
+
+def train_on(paths, out_dir, recipe="reference", seed=0, val_fraction=0.15, verbose="auto", log=print):
+    """``malaria-lab train``: a patient-level validation split of ``paths``, then training."""
+    from .train import get_recipe
+
+    recipe = get_recipe(recipe)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = split_by_patient(gather_images(paths), fractions=(1 - val_fraction, val_fraction, 0.0), seed=seed)
+    write_manifest(rows, out / "manifest.csv")
+    log(describe(rows))
+    arrays = _load(rows, recipe.image_size, log)
+    train = arrays.subset([i for i, p in enumerate(_split_of(arrays, rows)) if p == "train"])
+    val = arrays.subset([i for i, p in enumerate(_split_of(arrays, rows)) if p == "val"])
+    _, summary = train_and_calibrate(train, val, out, recipe, seed=seed, verbose=verbose, log=log)
+    log(f"Model: {out / 'model.keras'}  (threshold in {out / 'training.json'})")
+    return summary
+
+
+def _split_of(arrays, rows):
+    where = {row.path: row.split for row in rows}
+    return [where[p] for p in arrays.paths]
+
+
+def _load(rows, size, log):
+    from .pipeline import load_arrays
+
+    start = time.perf_counter()
+    arrays = load_arrays(rows, size, progress=True)
+    log(f"Decoded {len(arrays)} cells at {size} px in {time.perf_counter() - start:.1f} s"
+        + (f" ({len(arrays.skipped)} unreadable, skipped)" if arrays.skipped else "") + ".")
+    return arrays
+
+
+def read_training(model_path):
+    """The training summary saved beside a model, or {} for a model from elsewhere."""
+    path = Path(model_path).with_name("training.json")
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def evaluate_on(model_path, data, out_dir, threshold=None, tta=None, log=print):
+    """``malaria-lab evaluate``: score a saved model on every image of ``data``."""
+    import keras
+
+    from . import evaluate
+    from .split import Row
+
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise MalariaLabError(f"No model at {model_path}.", "Train one with `malaria-lab train --data DIR --out DIR`.")
+    model = keras.saving.load_model(model_path)
+    saved = read_training(model_path)
+    threshold = saved.get("threshold", 0.5) if threshold is None else threshold
+    tta = saved.get("tta", False) if tta is None else tta
+    size = int(model.input_shape[1])
+    rows = [Row(r.path, r.label, r.patient, "test") for r in find_images(data)]
+    arrays = _load(rows, size, log)
+    report = evaluate.evaluate(model, arrays, out_dir, threshold=threshold, tta=tta)
+    report["model"] = str(model_path)
+    write_json(Path(out_dir) / "report.json", report)
+    log(evaluate.summary(report))
+    log(f"Report: {Path(out_dir) / 'report.json'}")
+    return report
+
+
+def find_default_data():
+    """A real data set if one is at $MALARIA_LAB_DATA or ./data, else None."""
+    for candidate in (os.environ.get("MALARIA_LAB_DATA"), "data"):
+        if candidate and Path(candidate).exists():
+            try:
+                find_images(candidate)
+                return Path(candidate)
+            except MalariaLabError:
+                continue
+    return None
+
+
+def run_all(data=None, out_dir="runs/latest", recipe=None, seed=0, verbose="auto", log=print):
+    """``malaria-lab run``: data -> split -> pipeline -> model -> train -> evaluate, one go.
+
+    Without ``data`` (and none found at $MALARIA_LAB_DATA or ./data) it makes the embedded
+    synthetic data set, so the whole course runs offline.
+    """
+    from . import evaluate
+    from .data.synth import synthesize
+
+    start = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = data or find_default_data()
+    if data is None:
+        log(f"[1/6] data: no real data set found; making the embedded synthetic one "
+            f"({EMBEDDED['per_class']} cells per class, {EMBEDDED['patients']} patients).")
+        data = synthesize(out / "synthetic", **EMBEDDED)
+        recipe = recipe or "fast"
+    else:
+        log(f"[1/6] data: {data}")
+    recipe = recipe or "reference"
+    images = find_images(data)
+    rows = split_by_patient(images, seed=seed)
+    manifest = write_manifest(rows, out / "manifest.csv")
+    leakage = check_leakage(rows)
+    log(f"[2/6] split by patient -> {manifest}\n{describe(rows)}\n{leakage.summary()}")
+    from .train import get_recipe
+
+    recipe = get_recipe(recipe)
+    log(f"[3/6] pipeline: decoding {len(rows)} cells at {recipe.image_size} px (cached for next time)")
+    arrays = _load(rows, recipe.image_size, log)
+    splits = _split_of(arrays, rows)
+    subsets = {name: arrays.subset([i for i, s in enumerate(splits) if s == name]) for name in ("train", "val", "test")}
+    log("[4/6] model and [5/6] training")
+    model, summary = train_and_calibrate(subsets["train"], subsets["val"], out, recipe, seed=seed,
+                                         verbose=verbose, log=log)
+    log("[6/6] evaluating on the test patients")
+    history = json.loads((out / "history.json").read_text())
+    report = evaluate.evaluate(model, subsets["test"], out, threshold=summary["threshold"],
+                               tta=summary["tta"], history=history)
+    report.update(recipe=recipe.name, data=str(data), wall_seconds=time.perf_counter() - start,
+                  leakage_free=leakage.ok, model=str(out / "model.keras"))
+    write_json(out / "report.json", report)
+    log(evaluate.summary(report))
+    log(f"Done in {report['wall_seconds']:.0f} s. Report: {out / 'report.json'}\n"
+        f"Plots: {', '.join(str(out / n) for n in ('curves.png', 'confusion.png', 'roc.png', 'mistakes.png'))}")
+    return report

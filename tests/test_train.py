@@ -1,0 +1,111 @@
+"""Training on the embedded data: it learns under TensorFlow and PyTorch, stops early, resumes."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from malaria_lab import MalariaLabError
+from malaria_lab.pipeline import Arrays
+from malaria_lab.train import build_model, fit, get_recipe
+
+SCRIPT = Path(__file__).with_name("train_script.py")
+
+
+def _backend_available(name):
+    import importlib.util
+
+    return importlib.util.find_spec({"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}[name]) is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["tensorflow", "torch"])
+def test_short_training_learns(backend, synth_data, tmp_path):
+    if not _backend_available(backend):
+        pytest.skip(f"{backend} is not installed")
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    done = subprocess.run([sys.executable, str(SCRIPT), str(synth_data), str(tmp_path), "10"],
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["backend"] == backend
+    assert result["accuracy"] > 0.7, result
+    assert result["auc"] > 0.75, result
+    assert (tmp_path / "model.keras").is_file() and (tmp_path / "training.json").is_file()
+
+
+def _tiny_arrays(n=64, size=16, seed=0):
+    """Bright cells are parasitized: easy enough to learn in a few steps."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    x = rng.uniform(0, 120, (n, size, size, 3)) + y[:, None, None, None] * 100
+    return Arrays(x.astype("uint8"), y.astype("int32"), [f"P{i % 4}" for i in range(n)], [str(i) for i in range(n)], [])
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.at:
+            raise KeyboardInterrupt
+
+
+class _FirstWeights(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.weights = [np.array(w) for w in self.model.get_weights()]
+
+
+def _recipe(**changes):
+    base = dict(image_size=16, epochs=4, patience=10, batch_size=16, tta=False)
+    return get_recipe("fast").but(**{**base, **changes})
+
+
+def test_interrupted_training_resumes_from_its_checkpoint(tmp_path):
+    recipe = _recipe()
+    train, val = _tiny_arrays(), _tiny_arrays(seed=1)
+    with pytest.raises(KeyboardInterrupt):
+        fit(build_model(recipe), train, val, tmp_path, recipe, verbose=0, callbacks=[_Interrupt(1)])
+    state = json.loads((tmp_path / "state.json").read_text())
+    partial = json.loads((tmp_path / "history.json").read_text())
+    assert state["epoch"] == 1 and len(partial["loss"]) == 2
+    saved = keras.saving.load_model(tmp_path / "last.keras").get_weights()
+    first = _FirstWeights()
+    history = fit(build_model(recipe, seed=99), train, val, tmp_path, recipe, verbose=0, callbacks=[first])
+    assert len(history["loss"]) == 4 and history["loss"][:2] == partial["loss"]
+    assert all(np.array_equal(a, b) for a, b in zip(first.weights, saved))
+    assert json.loads((tmp_path / "state.json").read_text())["epoch"] == 3
+    # A finished run resumes to nothing more.
+    assert fit(build_model(recipe), train, val, tmp_path, recipe, verbose=0) == history
+
+
+def test_resuming_with_another_recipe_is_refused(tmp_path):
+    recipe = _recipe(epochs=1)
+    fit(build_model(recipe), _tiny_arrays(), _tiny_arrays(seed=1), tmp_path, recipe, verbose=0)
+    other = recipe.but(learning_rate=0.1, epochs=2)
+    with pytest.raises(MalariaLabError, match="another recipe"):
+        fit(build_model(other), _tiny_arrays(), _tiny_arrays(seed=1), tmp_path, other, verbose=0)
+
+
+def test_early_stopping_stops_when_validation_does_not_improve(tmp_path):
+    recipe = _recipe(learning_rate=0.0, schedule="constant", warmup_epochs=0, patience=2, epochs=10,
+                     monitor="val_loss")
+    history = fit(build_model(recipe), _tiny_arrays(), _tiny_arrays(seed=1), tmp_path, recipe, verbose=0)
+    assert len(history["loss"]) == 3
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["best_epoch"] == 0 and state["wait"] == 2
+    assert (tmp_path / "model.keras").is_file() and (tmp_path / "history.json").is_file()
+
+
+def test_cosine_schedule_warms_up_then_decays(tmp_path):
+    recipe = _recipe(epochs=4, warmup_epochs=1)
+    history = fit(build_model(recipe), _tiny_arrays(), _tiny_arrays(seed=1), tmp_path, recipe, verbose=0)
+    lr = history["learning_rate"]
+    assert lr[0] == pytest.approx(recipe.learning_rate, rel=0.05)
+    assert lr[0] > lr[1] > lr[2] > lr[3]
