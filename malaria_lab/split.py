@@ -48,51 +48,69 @@ def _check_fractions(fractions):
     return fractions
 
 
-def split_by_patient(images, fractions=DEFAULT_FRACTIONS, seed=0):
-    """Assign whole patients to train/val/test, balancing each class's images across parts.
-
-    Patients are visited in a seeded random order, largest first within ties of the shuffle, and
-    each goes to the part furthest below its target share of that patient's classes. The same
-    images and seed always give the same split.
-    """
-    fractions = _check_fractions(fractions)
-    images = list(images)
+def _group(images):
     by_patient = defaultdict(list)
     for ref in images:
         by_patient[ref.patient].append(ref)
-    wanted = [p for p, f in zip(PARTS, fractions) if f > 0]
-    if len(by_patient) < len(wanted):
-        raise MalariaLabError(
-            f"Only {len(by_patient)} patient(s) in the data, but a patient-level split into "
-            f"{', '.join(wanted)} needs at least {len(wanted)}.",
-            "Add images from more patients (file names carry the patient before _IMG_).",
-        )
+    return by_patient
+
+
+def assign_patients(images, shares, seed=0):
+    """Map each patient to a part index so each part gets about its share of each class.
+
+    Patients are visited in a seeded random order; each goes to the part that lacks the most of
+    its target share of that patient's classes. Every part with a share gets at least one patient.
+    """
+    by_patient = _group(images)
+    wanted = [i for i, share in enumerate(shares) if share > 0]
     totals = Counter(ref.label for ref in images)
     rng = np.random.default_rng(seed)
     patients = sorted(by_patient)
     order = [patients[i] for i in rng.permutation(len(patients))]
-    order.sort(key=lambda p: -len(by_patient[p]))
-    counts = {part: Counter() for part in PARTS}
+    counts = [Counter() for _ in shares]
     assignment = {}
     for i, patient in enumerate(order):
-        refs = by_patient[patient]
-        mine = Counter(ref.label for ref in refs)
-        empty = [p for p in wanted if not any(counts[p].values())]
-        # Give every wanted part at least one patient while patients remain for the others.
-        if empty and len(order) - i <= len(empty):
-            candidates = empty
-        else:
-            candidates = wanted
+        mine = Counter(ref.label for ref in by_patient[patient])
+        empty = [k for k in wanted if not counts[k]]
+        candidates = empty if empty and len(order) - i <= len(empty) else wanted
 
-        def room(part):
-            """How much of its target share, for this patient's classes, the part still lacks."""
-            share = fractions[PARTS.index(part)]
-            return sum(n * (1 - counts[part][c] / (share * totals[c])) for c, n in mine.items())
+        def room(k):
+            """How much of its target share, for this patient's classes, part k still lacks."""
+            return sum(n * (1 - counts[k][c] / (shares[k] * totals[c])) for c, n in mine.items())
 
-        best = max(candidates, key=lambda part: (room(part), -PARTS.index(part)))
+        best = max(candidates, key=lambda k: (room(k), -k))
         assignment[patient] = best
         counts[best].update(mine)
-    return [Row(ref.path, ref.label, ref.patient, assignment[ref.patient]) for ref in images]
+    return assignment
+
+
+def _enough_patients(images, parts):
+    n = len(_group(images))
+    if n < len(parts):
+        raise MalariaLabError(
+            f"Only {n} patient(s) in the data, but a patient-level split into "
+            f"{', '.join(parts)} needs at least {len(parts)}.",
+            "Add images from more patients (file names carry the patient before _IMG_).",
+        )
+
+
+def split_by_patient(images, fractions=DEFAULT_FRACTIONS, seed=0):
+    """Assign whole patients to train/val/test, balancing each class's images across parts.
+
+    The same images and seed always give the same split; another seed gives another one.
+    """
+    fractions = _check_fractions(fractions)
+    images = list(images)
+    _enough_patients(images, [p for p, f in zip(PARTS, fractions) if f > 0])
+    assignment = assign_patients(images, fractions, seed)
+    return [Row(ref.path, ref.label, ref.patient, PARTS[assignment[ref.patient]]) for ref in images]
+
+
+def patient_folds(images, k=5, seed=0):
+    """Cross-validation folds by patient: ``{patient: fold}`` with fold in 0..k-1."""
+    images = list(images)
+    _enough_patients(images, [f"fold {i + 1}" for i in range(k)])
+    return assign_patients(images, [1 / k] * k, seed)
 
 
 def split_by_image(images, fractions=DEFAULT_FRACTIONS, seed=0):
@@ -244,6 +262,6 @@ def describe(rows):
 
 
 __all__ = [
-    "PARTS", "Row", "split_by_patient", "split_by_image", "split_dataset", "write_manifest",
+    "PARTS", "Row", "split_by_patient", "patient_folds", "assign_patients", "split_by_image", "split_dataset", "write_manifest",
     "read_manifest", "part", "check_leakage", "Leakage", "describe", "patient_id",
 ]

@@ -116,3 +116,14 @@ def test_bad_manifest_is_a_clear_error(tmp_path):
         read_manifest(bad)
     with pytest.raises(MalariaLabError, match="No manifest"):
         read_manifest(tmp_path / "none.csv")
+
+
+def test_patient_folds_cover_every_patient_once_with_even_sizes():
+    from malaria_lab.split import patient_folds
+
+    refs = _refs(n_patients=50)
+    folds = patient_folds(refs, k=5, seed=0)
+    assert set(folds) == {r.patient for r in refs} and set(folds.values()) == set(range(5))
+    sizes = Counter(folds[r.patient] for r in refs)
+    assert max(sizes.values()) / min(sizes.values()) < 1.5
+    assert patient_folds(refs, k=5, seed=1) != folds

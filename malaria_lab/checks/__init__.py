@@ -14,8 +14,8 @@ this package loaded from its files, so a notebook cannot change its own grade.
 import importlib
 
 from .engine import (
-    MORE_AT_GRADING, NOT_ATTEMPTED, Check, Exercise, NotAttempted, Result, Stage, Wrong, call,
-    expect, grade, layers_of, quiet,
+    MORE_AT_GRADING, NOT_ATTEMPTED, Check, Exercise, Grader, NotAttempted, Result, Stage, Wrong,
+    call, expect, grade, grader, layers_of, quiet,
 )
 
 STAGES = ("01_download", "02_split", "03_augment", "04_build_cnn", "05_train", "06_evaluate")
@@ -43,5 +43,5 @@ def all_stages():
 
 __all__ = [
     "STAGES", "Check", "Exercise", "NotAttempted", "Result", "Stage", "Wrong", "call", "expect",
-    "grade", "layers_of", "load_stage", "all_stages", "quiet", "MORE_AT_GRADING", "NOT_ATTEMPTED",
+    "grade", "grader", "Grader", "layers_of", "load_stage", "all_stages", "quiet", "MORE_AT_GRADING", "NOT_ATTEMPTED",
 ]

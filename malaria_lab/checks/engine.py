@@ -324,7 +324,11 @@ class Exercise:
             lead = "Public checks passed, but a check run at grading failed: "
         else:
             lead = "Not yet: "
-        details = [m for _, m in failed[1:]] if hidden else []
+        details = []
+        if hidden:
+            for _, message in failed[1:]:
+                if message != first_message and message not in details and len(details) < 3:
+                    details.append(message)
         return self._result("wrong", lead + first_message, points, details)
 
     def _result(self, status, message, points, details=()):
@@ -387,7 +391,7 @@ class Stage:
         return self.exercises[id]
 
     def __iter__(self):
-        return iter(self.exercises.values())
+        return iter(sorted(self.exercises.values(), key=lambda ex: ex.id))
 
     def __repr__(self):
         return f"<stage {self.name}: {len(self.exercises)} exercises, {_fmt(self.points)} points>"
@@ -398,3 +402,34 @@ def grade(stage, exercise, namespace):
     from . import load_stage
 
     return load_stage(stage)[exercise].run(namespace=namespace, hidden=True)
+
+
+class Grader:
+    """What a graded test cell calls in place of ``q1``: ``check()`` runs every check.
+
+    The hidden part of a test cell rebinds ``q1`` to a Grader made by a fresh copy of this
+    package, just before the cell's visible ``q1.check()`` line, so that line grades with all
+    checks whatever the notebook did to ``q1`` before.
+    """
+
+    def __init__(self, exercise):
+        self.exercise = exercise
+
+    def check(self, *values):
+        namespace = _caller_namespace() if not values else None
+        return self.exercise.run(namespace=namespace, values=values or None, hidden=True)
+
+    def hint(self, n=1):
+        return self.exercise.hint(n)
+
+    def solution(self):
+        return self.exercise.solution()
+
+    def __repr__(self):
+        return f"<grader for {self.exercise!r}>"
+
+
+def grader(stage, exercise):
+    from . import load_stage
+
+    return Grader(load_stage(stage)[exercise])

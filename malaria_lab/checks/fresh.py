@@ -1,11 +1,15 @@
 """Grade with a private copy of malaria_lab, loaded from its files (standard library only).
 
-nbgrader's hidden test cells run::
+A graded test cell in a source notebook reads::
 
+    ### BEGIN HIDDEN TESTS
     import runpy, malaria_lab
-    runpy.run_path(malaria_lab.__path__[0] + "/checks/fresh.py")["grade"]("02_split", "q1", globals())
+    q1 = runpy.run_path(malaria_lab.__path__[0] + "/checks/fresh.py")["grader"]("02_split", "q1")
+    ### END HIDDEN TESTS
+    q1.check()
 
-A student's notebook may have redefined ``q1``, patched ``malaria_lab.checks`` or replaced a
+Students get only the last line. At grading, the hidden lines first rebind ``q1`` to a grader
+that runs every check, public and hidden. A student's notebook may have redefined ``q1``, patched ``malaria_lab.checks`` or replaced a
 reference function such as ``malaria_lab.split.check_leakage``; none of that reaches the copy
 made here, because every module of it is executed anew from disk under a new, random name.
 Only the student's own names (read from ``globals()``) are graded.
@@ -31,8 +35,16 @@ def load():
     return module
 
 
+def _checks():
+    package = load()
+    return importlib.import_module(package.__name__ + ".checks")
+
+
+def grader(stage, exercise):
+    """An object whose ``check()`` grades one exercise with all its checks (see above)."""
+    return _checks().grader(stage, exercise)
+
+
 def grade(stage, exercise, namespace):
     """Points for one exercise (all checks, hidden ones included), as a Result."""
-    package = load()
-    checks = importlib.import_module(package.__name__ + ".checks")
-    return checks.grade(stage, exercise, namespace)
+    return _checks().grade(stage, exercise, namespace)

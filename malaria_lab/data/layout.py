@@ -84,7 +84,7 @@ def is_zip_ref(path):
     return ZIP_SEP in str(path)
 
 
-def _class_and_depth(relative):
+def class_and_depth(relative):
     """(class name, depth) when ``relative`` lies in a class folder, else (None, None)."""
     parts = PurePosixPath(relative).parts
     if len(parts) >= 2 and parts[-2] in CLASSES:
@@ -127,7 +127,7 @@ def find_images(path):
     """
     best = {}
     for entry in iter_entries(path):
-        label, depth = _class_and_depth(entry.relative)
+        label, depth = class_and_depth(entry.relative)
         if label is None or not is_image_name(entry.relative) or "__MACOSX" in entry.relative:
             continue
         key = (label, PurePosixPath(entry.relative).name)

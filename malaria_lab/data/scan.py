@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import MalariaLabError
 from .extract import MARKER
-from .layout import CLASSES, _class_and_depth, find_images, is_image_name, iter_entries, read_bytes
+from .layout import CLASSES, class_and_depth, find_images, is_image_name, iter_entries, read_bytes
 
 TINY = 16
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -139,7 +139,7 @@ def _other_files(entries, chosen):
         rel = entry.relative
         if entry.path in chosen or PurePosixPath(rel).name == MARKER:
             continue
-        label, _ = _class_and_depth(rel)
+        label, _ = class_and_depth(rel)
         if is_image_name(rel) and label is not None and "__MACOSX" not in rel:
             shadowed[str(PurePosixPath(rel).parent.parent)] += 1
         elif is_image_name(rel) and "__MACOSX" not in rel:

@@ -9,14 +9,13 @@ so, as on the real data, a random image-level split scores higher than a patient
 import json
 import math
 import os
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
 
-from ..atomic import write_json
 from ..errors import MalariaLabError
 from .layout import CLASSES
 
@@ -58,10 +57,11 @@ def synthesize(out, per_class=300, patients=8, seed=0, progress=False):
         out.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as err:
         raise MalariaLabError(f"Cannot make the folder {out}: {err}.", "Give a folder path for --out.")
-    tmp = Path(tempfile.mkdtemp(dir=out, prefix=".cell_images.", suffix=".tmp"))
+    tmp = out / f".cell_images.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    tmp.mkdir()
     try:
         _write_images(tmp, per_class, patients, seed, progress)
-        write_json(tmp / MANIFEST, args)
+        (tmp / MANIFEST).write_text(json.dumps(args, indent=2) + "\n", encoding="utf-8")
         if target.is_dir() and not any(target.iterdir()):
             target.rmdir()
         try:
@@ -142,13 +142,13 @@ def _write_images(root, per_class, patients, seed, progress):
 
         bar = tqdm(total=2 * per_class, desc="synth", unit="img")
     for p, (prefix, n_par, n_uni) in enumerate(plan):
-        style = _patient_style(np.random.default_rng([seed, p, 0]), infected=n_par > 0)
+        style = _patient_style(np.random.default_rng([seed, p, 0]))
         names = _cell_names(np.random.default_rng([seed, p, 1]), prefix, n_par + n_uni)
         for c in range(n_par + n_uni):
             infected = c < n_par
             rng = np.random.default_rng([seed, p, 2, c])
             img = Image.fromarray(_render_cell(rng, style, infected))
-            img.save(root / CLASSES[0 if infected else 1] / names[c], format="PNG", compress_level=6)
+            img.save(root / CLASSES[0 if infected else 1] / names[c], format="PNG", compress_level=1)
             if bar is not None:
                 bar.update(1)
     if bar is not None:
@@ -173,7 +173,7 @@ def _plan(per_class, patients, seed):
 
 def _spread(rng, total, parts):
     """Split ``total`` into ``parts`` uneven counts, each at least 1 when there is enough."""
-    weights = rng.dirichlet(np.full(parts, 2.0))
+    weights = rng.dirichlet(np.full(parts, 3.0))
     floor = 1 if total >= parts else 0
     counts = np.full(parts, floor) + np.floor(weights * (total - floor * parts)).astype(int)
     for i in np.argsort(-weights)[: total - counts.sum()]:
@@ -203,13 +203,13 @@ def _tint(rng, base, toward, spread):
     return base + (toward[0] - base) * max(t, 0) + (toward[1] - base) * max(-t, 0)
 
 
-def _patient_style(rng, infected):
+def _patient_style(rng):
     """Everything one patient's slide shares: stain, cell shapes, parasite look, artefacts."""
     bright = rng.uniform(0.72, 1.08)
-    stain = _tint(rng, _PINK, (_ORANGE, _VIOLET), 1.0) * bright
+    stain = _tint(rng, _PINK, (_ORANGE, _VIOLET), 0.8) * bright
     sat = rng.uniform(0.7, 1.25)
     stain = np.clip(stain.mean() + sat * (stain - stain.mean()), 20, 250)
-    par_colour = _tint(rng, _PURPLE, (_MAGENTA, _BLUE_VIOLET), 1.0) * rng.uniform(0.7, 1.15)
+    par_colour = _tint(rng, _PURPLE, (_MAGENTA, _BLUE_VIOLET), 0.6) * rng.uniform(0.7, 1.15)
     templates = [_template(rng) for _ in range(int(rng.integers(3, 7)))]
     kinds = rng.dirichlet([0.7, 0.7, 0.7, 0.4])
     return {
@@ -224,7 +224,9 @@ def _patient_style(rng, infected):
         "par_count": rng.uniform(0.0, 1.2),
         "par_scale": rng.uniform(0.8, 1.4),
         "par_opacity": rng.uniform(0.75, 1.0),
-        "faint": rng.uniform(0.0, 0.3),
+        "faint": rng.uniform(0.0, 0.4),
+        "inf_size": rng.uniform(1.0, 1.12),
+        "inf_pale": rng.uniform(0.0, 0.1),
         "platelet_rate": rng.uniform(0.0, 0.4),
         "platelet_colour": np.clip(par_colour + rng.uniform(10, 70), 10, 235),
         "blotch_rate": rng.uniform(0.0, 0.3),
@@ -251,107 +253,116 @@ def _smooth(grid, h, w):
     return np.asarray(img.resize((w, h), Image.BICUBIC), dtype=np.float32)
 
 
+def _outline(harm, phase, theta):
+    """Relative radius of a slightly irregular outline at angles ``theta``."""
+    return 1 + sum(c * np.cos(k * theta - f) for k, c, f in zip(range(2, 6), harm, phase))
+
+
+class _Canvas:
+    """A crop being painted: colour and coverage per pixel, plus the cell's outline."""
+
+    def __init__(self, rng, h, w, harm, phase):
+        self.rng, self.h, self.w = rng, h, w
+        self.yy, self.xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        self.harm, self.phase = harm, phase
+        probe = np.linspace(0, 2 * np.pi, 90, endpoint=False)
+        self.r0 = rng.uniform(0.93, 0.99) / _outline(harm, phase, probe).max()
+
+    def at(self, angle, r):
+        """Pixel (y, x) at ``angle`` and relative radius ``r`` from the crop's centre."""
+        return (self.h - 1) / 2 + r * math.sin(angle) * self.h / 2, (self.w - 1) / 2 + r * math.cos(angle) * self.w / 2
+
+    def inside(self, frac):
+        """A random pixel within ``frac`` of the cell's radius."""
+        return self.at(self.rng.uniform(0, 2 * np.pi), math.sqrt(self.rng.uniform()) * frac * self.r0)
+
+    def on_edge(self):
+        angle = self.rng.uniform(0, 2 * np.pi)
+        return self.at(angle, self.r0 * _outline(self.harm, self.phase, angle) * self.rng.uniform(0.85, 1.0))
+
+    def spot(self, cy, cx, r):
+        return np.exp(-((self.yy - cy) ** 2 + (self.xx - cx) ** 2) / (2 * r * r))
+
+    def blend(self, layer, tint):
+        layer = np.clip(layer, 0, 1)[..., None]
+        self.colour = self.colour * (1 - layer) + tint * layer
+
+
 def _render_cell(rng, style, infected):
     """One H x W x 3 uint8 crop: the cell, its parasites or artefacts, over black."""
     tpl = style["templates"][int(rng.integers(len(style["templates"])))]
-    size = float(np.clip(rng.normal(style["size"], 0.08 * style["size"]), MIN_SIZE, MAX_SIZE))
+    mean = style["size"] * (style["inf_size"] if infected else 1.0)
+    size = float(np.clip(rng.normal(mean, 0.08 * mean), MIN_SIZE, MAX_SIZE))
     aspect = tpl["aspect"] * math.exp(rng.normal(0, 0.03))
     h = int(np.clip(round(size * math.sqrt(aspect)), MIN_SIZE, MAX_SIZE))
     w = int(np.clip(round(size / math.sqrt(aspect)), MIN_SIZE, MAX_SIZE))
-    half = min(h, w) / 2.0
+    cv = _Canvas(rng, h, w, tpl["harm"] + rng.normal(0, 0.008, 4), tpl["phase"] + rng.normal(0, 0.2, 4))
 
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    u, v = (xx - (w - 1) / 2) / (w / 2), (yy - (h - 1) / 2) / (h / 2)
+    u, v = (cv.xx - (w - 1) / 2) / (w / 2), (cv.yy - (h - 1) / 2) / (h / 2)
     rho, theta = np.hypot(u, v), np.arctan2(v, u)
-    harm = tpl["harm"] + rng.normal(0, 0.008, 4)
-    phase = tpl["phase"] + rng.normal(0, 0.2, 4)
-    ks = np.arange(2, 6)
-    probe = np.linspace(0, 2 * np.pi, 72, endpoint=False)
-    bump = lambda t: 1 + sum(harm[i] * np.cos(ks[i] * t - phase[i]) for i in range(4))  # noqa: E731
-    r0 = rng.uniform(0.93, 0.99) / bump(probe).max()
-    radius = r0 * bump(theta)
-    depth = (radius - rho) * half  # pixels inside the outline
+    radius = cv.r0 * _outline(cv.harm, cv.phase, theta)
+    depth = (radius - rho) * min(h, w) / 2  # pixels inside the outline
     alpha = np.clip(depth / 1.6 + 0.5, 0, 1)
-
-    tex = _smooth(tpl["texture"] + rng.normal(0, 0.35, (6, 6)), h, w)
     shade = (
         1
         - tpl["rim"] * np.exp(-np.maximum(depth, 0) / tpl["rim_width"])
         + tpl["pallor"] * np.exp(-((rho / radius) / 0.45) ** 2)
-        + style["tex_amp"] * tex
+        + style["tex_amp"] * _smooth(tpl["texture"] + rng.normal(0, 0.35, (6, 6)), h, w)
     )
-    stain = style["stain"] * rng.uniform(0.96, 1.04, 3)
-    colour = shade[..., None] * stain
-
-    def blend(layer, tint):
-        nonlocal colour
-        colour = colour * (1 - layer[..., None]) + tint * layer[..., None]
-
-    spot = lambda cy, cx, r: np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r))  # noqa: E731
-
-    def inside(frac):
-        """A random pixel position within ``frac`` of the outline's radius."""
-        a = rng.uniform(0, 2 * np.pi)
-        r = math.sqrt(rng.uniform()) * frac * r0
-        return (h - 1) / 2 + r * math.sin(a) * h / 2, (w - 1) / 2 + r * math.cos(a) * w / 2
+    stain = style["stain"] * rng.uniform(0.96, 1.04, 3) * (1 + style["inf_pale"] * infected)
+    cv.colour = shade[..., None] * stain
 
     scale = size / 130.0
     if rng.uniform() < style["blotch_rate"]:
-        cy, cx = inside(0.6)
-        blend(rng.uniform(0.1, 0.3) * spot(cy, cx, rng.uniform(6, 16) * scale),
-              style["par_colour"] * 0.5 + stain * 0.5)
+        blob = cv.spot(*cv.inside(0.6), rng.uniform(6, 16) * scale)
+        cv.blend(rng.uniform(0.1, 0.3) * blob, (style["par_colour"] + stain) / 2)
     if infected:
         faint = rng.uniform() < style["faint"]
         opacity = style["par_opacity"] * (rng.uniform(0.3, 0.55) if faint else rng.uniform(0.8, 1.1))
         for _ in range(1 + int(rng.poisson(style["par_count"]))):
             kind = int(rng.choice(4, p=style["par_kinds"]))
-            cy, cx = inside(0.72)
-            layer = _parasite(rng, kind, yy, xx, cy, cx, style["par_scale"] * scale, spot)
-            blend(np.clip(opacity * layer, 0, 1), style["par_colour"] * rng.uniform(0.9, 1.1))
+            cy, cx = cv.inside(0.72)
+            layer = _parasite(cv, kind, cy, cx, style["par_scale"] * scale)
+            cv.blend(opacity * layer, style["par_colour"] * rng.uniform(0.9, 1.1))
             if kind == 2 and rng.uniform() < 0.5:
-                blend(0.8 * spot(cy + rng.normal(0, 2), cx + rng.normal(0, 2), 1.2), _PIGMENT)
+                cv.blend(0.8 * cv.spot(cy + rng.normal(0, 2), cx + rng.normal(0, 2), 1.2), _PIGMENT)
     if rng.uniform() < style["dust_rate"]:
         for _ in range(int(rng.integers(1, 4))):
-            cy, cx = inside(0.9)
-            blend(rng.uniform(0.4, 0.9) * spot(cy, cx, rng.uniform(0.6, 1.4)), _DUST)
+            cv.blend(rng.uniform(0.4, 0.9) * cv.spot(*cv.inside(0.9), rng.uniform(0.6, 1.4)), _DUST)
     if rng.uniform() < style["platelet_rate"]:
-        a = rng.uniform(0, 2 * np.pi)
-        edge = r0 * bump(a) * rng.uniform(0.85, 1.0)
-        cy = (h - 1) / 2 + edge * math.sin(a) * h / 2
-        cx = (w - 1) / 2 + edge * math.cos(a) * w / 2
-        r = rng.uniform(2.0, 4.5) * scale
-        blob = np.clip(1.6 * spot(cy, cx, r) * (1 + 0.3 * _smooth(rng.normal(0, 1, (4, 4)), h, w)), 0, 1)
-        blend(blob, style["platelet_colour"])
+        lumpy = 1 + 0.3 * _smooth(rng.normal(0, 1, (4, 4)), h, w)
+        blob = np.clip(1.6 * cv.spot(*cv.on_edge(), rng.uniform(2.0, 4.5) * scale) * lumpy, 0, 1)
+        cv.blend(blob, style["platelet_colour"])
         alpha = np.maximum(alpha, np.clip((blob - 0.15) * 1.5, 0, 1))
 
-    colour = np.clip(colour, 0, 255).astype(np.uint8)
+    colour = np.clip(cv.colour, 0, 255).astype(np.uint8)
     if style["blur"] > 0.3:
         colour = np.asarray(Image.fromarray(colour).filter(ImageFilter.GaussianBlur(style["blur"])))
     noisy = colour + rng.normal(0, style["grain"], (h, w, 1)).astype(np.float32)
     return np.clip(noisy * alpha[..., None], 0, 255).astype(np.uint8)
 
 
-def _parasite(rng, kind, yy, xx, cy, cx, scale, spot):
+def _parasite(cv, kind, cy, cx, scale):
     """Opacity map of one parasite: 0 chromatin dot, 1 ring, 2 trophozoite, 3 dot cluster."""
+    rng = cv.rng
     if kind == 0:
-        return 1.4 * spot(cy, cx, rng.uniform(2.0, 4.0) * scale)
+        return 1.4 * cv.spot(cy, cx, rng.uniform(3.0, 5.5) * scale)
+    if kind == 3:
+        dots = [
+            cv.spot(cy + rng.normal(0, 7 * scale), cx + rng.normal(0, 7 * scale), 2.6 * scale)
+            for _ in range(int(rng.integers(3, 8)))
+        ]
+        return 1.3 * np.maximum.reduce(dots)
+    d = np.hypot(cv.yy - cy, cv.xx - cx)
+    angle = np.arctan2(cv.yy - cy, cv.xx - cx)
     if kind == 1:
-        ring_r, width = rng.uniform(4.0, 9.0) * scale, rng.uniform(1.0, 2.0) * scale
-        d = np.hypot(yy - cy, xx - cx)
+        ring_r, width = rng.uniform(6.0, 13.0) * scale, rng.uniform(1.5, 2.8) * scale
         gap = rng.uniform(0, 2 * np.pi)
-        arc = 0.65 + 0.35 * np.cos(np.arctan2(yy - cy, xx - cx) - gap)
-        ring = np.exp(-((d - ring_r) ** 2) / (2 * width**2)) * arc
-        dot = spot(cy + ring_r * math.sin(gap), cx + ring_r * math.cos(gap), 2.2 * scale)
+        ring = np.exp(-((d - ring_r) ** 2) / (2 * width**2)) * (0.65 + 0.35 * np.cos(angle - gap))
+        dot = cv.spot(cy + ring_r * math.sin(gap), cx + ring_r * math.cos(gap), 3.0 * scale)
         return np.maximum(ring, 1.3 * dot)
-    if kind == 2:
-        r = rng.uniform(6.0, 13.0) * scale
-        d = np.hypot(yy - cy, xx - cx)
-        ang = np.arctan2(yy - cy, xx - cx)
-        edge = r * (1 + 0.25 * np.cos(2 * ang - rng.uniform(0, 6.3)) + 0.15 * np.cos(3 * ang - rng.uniform(0, 6.3)))
-        body = np.clip((edge - d) / 2.0 + 0.5, 0, 1)
-        return body * rng.uniform(0.55, 0.85) * (1 + 0.25 * rng.normal(0, 1, d.shape).clip(-2, 2))
-    n = int(rng.integers(3, 8))
-    out = np.zeros_like(yy)
-    for _ in range(n):
-        out = np.maximum(out, spot(cy + rng.normal(0, 5 * scale), cx + rng.normal(0, 5 * scale), 1.8 * scale))
-    return 1.3 * out
+    r = rng.uniform(9.0, 18.0) * scale
+    edge = r * (1 + 0.25 * np.cos(2 * angle - rng.uniform(0, 6.3)) + 0.15 * np.cos(3 * angle - rng.uniform(0, 6.3)))
+    body = np.clip((edge - d) / 2.0 + 0.5, 0, 1)
+    mottle = 0.3 * _smooth(rng.normal(0, 1, (12, 12)), cv.h, cv.w) + 0.08 * rng.normal(0, 1, d.shape)
+    return body * rng.uniform(0.55, 0.85) * (1 + mottle)

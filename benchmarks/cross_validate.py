@@ -1,0 +1,115 @@
+"""Cross-validation by patient: our recipe against the tutorial's, on the same folds, in one run.
+
+    python benchmarks/cross_validate.py --data ../shared/data/nih-cells-sample.zip \\
+        ../shared/data/nih-cells-more.zip --out runs/cv
+
+Each fold's patients are the test set; the other patients are split again by patient into
+training and validation (early stopping and the decision threshold are chosen on validation,
+never on test). Prints mean and standard deviation of every metric over the folds, and wall
+times. Results go to OUT/cv.json after every fold, so an interrupted run picks up where it was.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from malaria_lab.quiet import import_keras  # noqa: E402
+
+keras = import_keras()
+
+from malaria_lab import evaluate  # noqa: E402
+from malaria_lab.pipeline import load_arrays  # noqa: E402
+from malaria_lab.split import Row, assign_patients, patient_folds  # noqa: E402
+from malaria_lab.train import get_recipe  # noqa: E402
+from malaria_lab.workflow import gather_images, train_and_calibrate  # noqa: E402
+
+METRICS = ("accuracy", "auc", "sensitivity", "specificity", "f1")
+
+
+def fold_rows(images, folds, fold, seed):
+    """Rows for one fold: its patients are test; the rest split 85/15 by patient into train/val."""
+    rest = [ref for ref in images if folds[ref.patient] != fold]
+    inner = assign_patients(rest, (0.85, 0.15), seed=seed + fold)
+    return [Row(r.path, r.label, r.patient,
+                "test" if folds[r.patient] == fold else ("train", "val")[inner.get(r.patient, 0)])
+            for r in images]
+
+
+def run_fold(arrays, rows, recipe, out, seed):
+    where = {r.path: r.split for r in rows}
+    parts = {s: arrays.subset([i for i, p in enumerate(arrays.paths) if where[p] == s])
+             for s in ("train", "val", "test")}
+    model, summary = train_and_calibrate(parts["train"], parts["val"], out, recipe, seed=seed, verbose=2)
+    start = time.perf_counter()
+    report = evaluate.evaluate(model, parts["test"], threshold=summary["threshold"], tta=recipe.tta)
+    report.pop("per_patient")
+    report.update(train_seconds=summary["train_seconds"], epochs=summary["epochs_run"],
+                  images_per_second=statistics.median(summary["images_per_second"]),
+                  predict_seconds=time.perf_counter() - start, n_train=summary["n_train"])
+    return report
+
+
+def table(results):
+    lines = ["| recipe | folds | " + " | ".join(METRICS) + " | train time | decode time | images/s |",
+             "|---" * (len(METRICS) + 5) + "|"]
+    for name, folds in results.items():
+        done = [f for f in folds.values() if f]
+        if not done:
+            continue
+
+        def ms(key, fmt="{:.3f}"):
+            values = [f[key] for f in done]
+            sd = statistics.stdev(values) if len(values) > 1 else 0.0
+            return f"{fmt.format(statistics.mean(values))} ± {fmt.format(sd)}"
+
+        lines.append(f"| {name} | {len(done)} | " + " | ".join(ms(m) for m in METRICS)
+                     + f" | {ms('train_seconds', '{:.0f}')} s | {ms('decode_seconds', '{:.0f}')} s"
+                     + f" | {ms('images_per_second', '{:.0f}')} |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True, nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("runs/cv"))
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--only", help="comma-separated fold numbers to run (1-based), e.g. 1,2")
+    parser.add_argument("--recipes", nargs="+", default=["reference", "tutorial"])
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    images = gather_images(args.data)
+    folds = patient_folds(images, args.folds, seed=args.seed)
+    store = args.out / "cv.json"
+    results = json.loads(store.read_text()) if store.is_file() else {}
+    todo = [int(f) - 1 for f in args.only.split(",")] if args.only else range(args.folds)
+    print(f"{len(images)} images, {len(folds)} patients, {args.folds} folds; "
+          f"backend {keras.backend.backend()}, {os.cpu_count()} CPU cores", flush=True)
+    for name in args.recipes:
+        recipe = get_recipe(name)
+        start = time.perf_counter()
+        all_rows = fold_rows(images, folds, 0, args.seed)
+        arrays = load_arrays(all_rows, recipe.image_size, progress=True)
+        decode_seconds = time.perf_counter() - start
+        for fold in todo:
+            key = str(fold + 1)
+            if results.get(name, {}).get(key):
+                continue
+            rows = fold_rows(images, folds, fold, args.seed)
+            print(f"\n== {name}, fold {fold + 1}/{args.folds} ==", flush=True)
+            report = run_fold(arrays, rows, recipe, args.out / f"{name}-fold{fold + 1}", args.seed)
+            report["decode_seconds"] = decode_seconds
+            results.setdefault(name, {})[key] = report
+            store.write_text(json.dumps(results, indent=2, default=float))
+            print({m: round(report[m], 4) for m in METRICS}, f"train {report['train_seconds']:.0f} s", flush=True)
+    print("\n" + table(results))
+
+
+if __name__ == "__main__":
+    main()
