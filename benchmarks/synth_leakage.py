@@ -5,7 +5,7 @@ patient-level 70/30 split, and prints both test accuracies. The random split sho
 clearly higher (near-duplicate cells and patient style leak across it); the patient split
 should stay informative (roughly 0.75-0.95).
 
-    python benchmarks/synth_leakage.py [--per-class 600] [--patients 12] [--seed 0] [--repeats 1]
+    python benchmarks/synth_leakage.py [--per-class 600] [--patients 12] [--seed 0] [--epochs 8]
 """
 
 import argparse
@@ -26,9 +26,8 @@ SIZE = 48
 
 def load(root):
     refs = find_images(root)
-    x = np.stack(
-        [np.asarray(Image.open(r.path).convert("RGB").resize((SIZE, SIZE), Image.BILINEAR)) for r in refs]
-    ).astype("float32") / 255.0
+    small = [Image.open(r.path).convert("RGB").resize((SIZE, SIZE), Image.BILINEAR) for r in refs]
+    x = np.stack([np.asarray(im) for im in small]).astype("float32") / 255.0
     y = np.array([r.target for r in refs], dtype="float32")
     groups = np.array([r.patient for r in refs])
     return x, y, groups
@@ -62,11 +61,15 @@ def build_model(lr):
 
     blocks = []
     for filters in (16, 32, 64):
-        blocks += [layers.Conv2D(filters, 3, padding="same", activation="relu"), layers.MaxPooling2D()]
+        blocks += [
+            layers.Conv2D(filters, 3, padding="same", activation="relu"),
+            layers.MaxPooling2D(),
+        ]
     model = keras.Sequential(
         [
             keras.Input((SIZE, SIZE, 3)),
-            layers.Rescaling(2.0, offset=-1.0),  # [0, 1] -> [-1, 1]: with black crops, [0, 1] stalls for epochs
+            # [0, 1] -> [-1, 1]: on black-cornered crops, plain [0, 1] input stalls for epochs
+            layers.Rescaling(2.0, offset=-1.0),
             *blocks,
             layers.Flatten(),
             layers.Dropout(0.3),
@@ -74,7 +77,9 @@ def build_model(lr):
             layers.Dense(1, activation="sigmoid"),
         ]
     )
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy", metrics=["accuracy"]
+    )
     return model
 
 
@@ -97,7 +102,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--repeats", type=int, default=3, help="splits per kind (different split seeds)")
+    parser.add_argument("--repeats", type=int, default=3, help="splits of each kind to average")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,3 +9,16 @@ __version__ = "0.1.0"
 from .errors import MalariaLabError  # noqa: E402
 
 __all__ = ["MalariaLabError", "__version__"]
+
+
+def load_ipython_extension(ipython):
+    """``%load_ext malaria_lab``: quiet TensorFlow, inline plots, the course's magics."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython):
+    from .magics import unload_ipython_extension as unload
+
+    unload(ipython)

@@ -55,7 +55,7 @@ def _evaluate(args):
     from .workflow import evaluate_on
 
     evaluate_on(args.model, args.data, args.out, threshold=args.threshold,
-                tta=None if args.tta is None else args.tta == "on")
+                tta=None if args.tta is None else args.tta == "on", progress=not args.quiet)
 
 
 def _run(args):

@@ -12,7 +12,7 @@ from .data.layout import find_images
 from .errors import MalariaLabError
 from .split import check_leakage, describe, split_by_patient, write_manifest
 
-EMBEDDED = dict(per_class=700, patients=14, seed=0)
+EMBEDDED = dict(per_class=1000, patients=20, seed=0)
 
 
 def gather_images(paths):
@@ -89,7 +89,7 @@ def train_on(paths, out_dir, recipe="reference", seed=0, val_fraction=0.15, verb
     rows = split_by_patient(gather_images(paths), fractions=(1 - val_fraction, val_fraction, 0.0), seed=seed)
     write_manifest(rows, out / "manifest.csv")
     log(describe(rows))
-    arrays = _load(rows, recipe.image_size, log)
+    arrays = _load(rows, recipe.image_size, log, progress=verbose != 0)
     train = arrays.subset([i for i, p in enumerate(_split_of(arrays, rows)) if p == "train"])
     val = arrays.subset([i for i, p in enumerate(_split_of(arrays, rows)) if p == "val"])
     _, summary = train_and_calibrate(train, val, out, recipe, seed=seed, verbose=verbose, log=log)
@@ -102,11 +102,11 @@ def _split_of(arrays, rows):
     return [where[p] for p in arrays.paths]
 
 
-def _load(rows, size, log):
+def _load(rows, size, log, progress=True):
     from .pipeline import load_arrays
 
     start = time.perf_counter()
-    arrays = load_arrays(rows, size, progress=True)
+    arrays = load_arrays(rows, size, progress=progress)
     log(f"Decoded {len(arrays)} cells at {size} px in {time.perf_counter() - start:.1f} s"
         + (f" ({len(arrays.skipped)} unreadable, skipped)" if arrays.skipped else "") + ".")
     return arrays
@@ -118,7 +118,7 @@ def read_training(model_path):
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def evaluate_on(model_path, data, out_dir, threshold=None, tta=None, log=print):
+def evaluate_on(model_path, data, out_dir, threshold=None, tta=None, log=print, progress=True):
     """``malaria-lab evaluate``: score a saved model on every image of ``data``."""
     import keras
 
@@ -134,7 +134,7 @@ def evaluate_on(model_path, data, out_dir, threshold=None, tta=None, log=print):
     tta = saved.get("tta", False) if tta is None else tta
     size = int(model.input_shape[1])
     rows = [Row(r.path, r.label, r.patient, "test") for r in find_images(data)]
-    arrays = _load(rows, size, log)
+    arrays = _load(rows, size, log, progress)
     report = evaluate.evaluate(model, arrays, out_dir, threshold=threshold, tta=tta)
     report["model"] = str(model_path)
     write_json(Path(out_dir) / "report.json", report)
@@ -185,7 +185,7 @@ def run_all(data=None, out_dir="runs/latest", recipe=None, seed=0, verbose="auto
 
     recipe = get_recipe(recipe)
     log(f"[3/6] pipeline: decoding {len(rows)} cells at {recipe.image_size} px (cached for next time)")
-    arrays = _load(rows, recipe.image_size, log)
+    arrays = _load(rows, recipe.image_size, log, progress=verbose != 0)
     splits = _split_of(arrays, rows)
     subsets = {name: arrays.subset([i for i, s in enumerate(splits) if s == name]) for name in ("train", "val", "test")}
     log("[4/6] model and [5/6] training")

@@ -19,5 +19,5 @@ def synth_data(tmp_path_factory):
     from malaria_lab.data.synth import synthesize
 
     root = tmp_path_factory.mktemp("synth")
-    synthesize(root, per_class=150, patients=8, seed=1)
+    synthesize(root, per_class=200, patients=12, seed=1)
     return root

@@ -84,4 +84,4 @@ def test_run_train_evaluate_end_to_end_on_embedded_data(tmp_path):
                     "--out", tmp_path / "eval", "-q")
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
-    assert report["n_test"] == 1400 and report["threshold"] == threshold
+    assert report["n_test"] == 2000 and report["threshold"] == threshold

@@ -126,6 +126,23 @@ def test_release_is_up_to_date_with_source():
                        "`python scripts/build_release.py` and commit the result.")
 
 
+def test_staleness_compares_content_not_layout():
+    import json
+
+    from malaria_lab.checks.instructor import _essence
+
+    text = release_path("02_split").read_text(encoding="utf-8")
+    relaid = json.dumps(json.loads(text), indent=2, sort_keys=True)
+    assert _essence(relaid) == _essence(text)
+    data = json.loads(text)
+    data["cells"][0]["source"] = "# Changed title"
+    assert _essence(json.dumps(data)) != _essence(text)
+    data = json.loads(text)
+    for cell in data["cells"]:
+        cell.get("metadata", {}).get("nbgrader", {}).pop("checksum", None)
+    assert _essence(json.dumps(data)) == _essence(text)
+
+
 def test_nbgrader_config_sets_timeout_and_strips_hidden_tests_from_feedback():
     text = (COURSE / "nbgrader_config.py").read_text()
     assert re.search(r"c\.Execute\.timeout\s*=\s*\d+", text)

@@ -127,3 +127,13 @@ def test_patient_folds_cover_every_patient_once_with_even_sizes():
     sizes = Counter(folds[r.patient] for r in refs)
     assert max(sizes.values()) / min(sizes.values()) < 1.5
     assert patient_folds(refs, k=5, seed=1) != folds
+
+
+def test_manifest_gets_ordinary_file_permissions(tmp_path):
+    import os
+    import stat
+
+    path = write_manifest(split_by_patient(_refs()), tmp_path / "m.csv")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask

@@ -94,13 +94,33 @@ def build_release(course_dir, stages=STAGES):
     return written
 
 
+_KEPT_METADATA = ("grade", "grade_id", "locked", "points", "solution", "task")
+
+
+def _essence(text):
+    """What a release notebook says, without what nbgrader versions write differently.
+
+    Cell types, sources and the nbgrader roles of cells; not JSON layout, checksums or schema
+    versions, so that a newer nbgrader in CI does not make an unchanged release look stale.
+    """
+    nb = nbformat.reads(text, as_version=4)
+    cells = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        cells.append((cell.cell_type, cell.source,
+                      tuple((k, meta[k]) for k in _KEPT_METADATA if k in meta),
+                      bool(cell.get("outputs"))))
+    return cells, nb.metadata.get("kernelspec", {}).get("name")
+
+
 def stale_release(course_dir, stages=STAGES):
     """Release notebooks that differ from what ``course_dir/source`` generates now (or are missing)."""
     course_dir = Path(course_dir)
     fresh = _generated(course_dir, stages)
     release = course_dir / RELEASE
     stale = [rel for rel, text in fresh.items()
-             if not (release / rel).is_file() or (release / rel).read_text(encoding="utf-8") != text]
+             if not (release / rel).is_file()
+             or _essence((release / rel).read_text(encoding="utf-8")) != _essence(text)]
     extra = []
     for stage in stages:
         for path in sorted((release / stage).rglob("*.ipynb")) if (release / stage).is_dir() else []:

@@ -56,7 +56,7 @@ def synthesize(out, per_class=300, patients=8, seed=0, progress=False):
     try:
         out.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as err:
-        raise MalariaLabError(f"Cannot make the folder {out}: {err}.", "Give a folder path for --out.")
+        raise MalariaLabError(f"Cannot make the folder {out}: {err}.", "Give a folder path.")
     tmp = out / f".cell_images.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     tmp.mkdir()
     try:
@@ -94,7 +94,9 @@ def _check_args(per_class, patients, seed):
             "A patient-level train/validation/test split needs at least 3 patients; use 8 or more.",
         )
     if seed < 0:
-        raise MalariaLabError(f"synth: seed must be 0 or more, got {seed}.", "Pass a non-negative seed.")
+        raise MalariaLabError(
+            f"synth: seed must be 0 or more, got {seed}.", "Pass a non-negative seed, e.g. 0."
+        )
 
 
 def _already_made(target, args):
@@ -148,7 +150,8 @@ def _write_images(root, per_class, patients, seed, progress):
             infected = c < n_par
             rng = np.random.default_rng([seed, p, 2, c])
             img = Image.fromarray(_render_cell(rng, style, infected))
-            img.save(root / CLASSES[0 if infected else 1] / names[c], format="PNG", compress_level=1)
+            path = root / CLASSES[0 if infected else 1] / names[c]
+            img.save(path, format="PNG", compress_level=1)
             if bar is not None:
                 bar.update(1)
     if bar is not None:
@@ -156,7 +159,7 @@ def _write_images(root, per_class, patients, seed, progress):
 
 
 def _plan(per_class, patients, seed):
-    """[(patient prefix, parasitized count, uninfected count)]: uneven loads, ~1/4 uninfected-only."""
+    """[(patient prefix, parasitized count, uninfected count)]: uneven, ~1/4 uninfected-only."""
     rng = np.random.default_rng([seed, 1 << 20])
     n_clean = max(1, round(patients / 4))
     clean = set(rng.choice(patients, n_clean, replace=False).tolist())
@@ -182,7 +185,7 @@ def _spread(rng, total, parts):
 
 
 def _cell_names(rng, prefix, n):
-    """NIH-style names: the patient's cells grouped into timed field images, numbered within each."""
+    """NIH-style names: a patient's cells grouped into timed field images, numbered within each."""
     day = np.datetime64("2015-06-01") + int(rng.integers(0, 240))
     date = str(day).replace("-", "")
     seconds = int(rng.integers(9 * 3600, 15 * 3600))
@@ -270,15 +273,18 @@ class _Canvas:
 
     def at(self, angle, r):
         """Pixel (y, x) at ``angle`` and relative radius ``r`` from the crop's centre."""
-        return (self.h - 1) / 2 + r * math.sin(angle) * self.h / 2, (self.w - 1) / 2 + r * math.cos(angle) * self.w / 2
+        y = (self.h - 1) / 2 + r * math.sin(angle) * self.h / 2
+        return y, (self.w - 1) / 2 + r * math.cos(angle) * self.w / 2
 
     def inside(self, frac):
         """A random pixel within ``frac`` of the cell's radius."""
-        return self.at(self.rng.uniform(0, 2 * np.pi), math.sqrt(self.rng.uniform()) * frac * self.r0)
+        angle = self.rng.uniform(0, 2 * np.pi)
+        return self.at(angle, math.sqrt(self.rng.uniform()) * frac * self.r0)
 
     def on_edge(self):
         angle = self.rng.uniform(0, 2 * np.pi)
-        return self.at(angle, self.r0 * _outline(self.harm, self.phase, angle) * self.rng.uniform(0.85, 1.0))
+        edge = self.r0 * _outline(self.harm, self.phase, angle)
+        return self.at(angle, edge * self.rng.uniform(0.85, 1.0))
 
     def spot(self, cy, cx, r):
         return np.exp(-((self.yy - cy) ** 2 + (self.xx - cx) ** 2) / (2 * r * r))
@@ -296,7 +302,8 @@ def _render_cell(rng, style, infected):
     aspect = tpl["aspect"] * math.exp(rng.normal(0, 0.03))
     h = int(np.clip(round(size * math.sqrt(aspect)), MIN_SIZE, MAX_SIZE))
     w = int(np.clip(round(size / math.sqrt(aspect)), MIN_SIZE, MAX_SIZE))
-    cv = _Canvas(rng, h, w, tpl["harm"] + rng.normal(0, 0.008, 4), tpl["phase"] + rng.normal(0, 0.2, 4))
+    harm, phase = tpl["harm"] + rng.normal(0, 0.008, 4), tpl["phase"] + rng.normal(0, 0.2, 4)
+    cv = _Canvas(rng, h, w, harm, phase)
 
     u, v = (cv.xx - (w - 1) / 2) / (w / 2), (cv.yy - (h - 1) / 2) / (h / 2)
     rho, theta = np.hypot(u, v), np.arctan2(v, u)
@@ -318,7 +325,7 @@ def _render_cell(rng, style, infected):
         cv.blend(rng.uniform(0.1, 0.3) * blob, (style["par_colour"] + stain) / 2)
     if infected:
         faint = rng.uniform() < style["faint"]
-        opacity = style["par_opacity"] * (rng.uniform(0.3, 0.55) if faint else rng.uniform(0.8, 1.1))
+        opacity = style["par_opacity"] * rng.uniform(*((0.3, 0.55) if faint else (0.8, 1.1)))
         for _ in range(1 + int(rng.poisson(style["par_count"]))):
             kind = int(rng.choice(4, p=style["par_kinds"]))
             cy, cx = cv.inside(0.72)
@@ -362,7 +369,9 @@ def _parasite(cv, kind, cy, cx, scale):
         dot = cv.spot(cy + ring_r * math.sin(gap), cx + ring_r * math.cos(gap), 3.0 * scale)
         return np.maximum(ring, 1.3 * dot)
     r = rng.uniform(9.0, 18.0) * scale
-    edge = r * (1 + 0.25 * np.cos(2 * angle - rng.uniform(0, 6.3)) + 0.15 * np.cos(3 * angle - rng.uniform(0, 6.3)))
+    lobes = 0.25 * np.cos(2 * angle - rng.uniform(0, 6.3))
+    edge = r * (1 + lobes + 0.15 * np.cos(3 * angle - rng.uniform(0, 6.3)))
     body = np.clip((edge - d) / 2.0 + 0.5, 0, 1)
-    mottle = 0.3 * _smooth(rng.normal(0, 1, (12, 12)), cv.h, cv.w) + 0.08 * rng.normal(0, 1, d.shape)
+    mottle = 0.3 * _smooth(rng.normal(0, 1, (12, 12)), cv.h, cv.w)
+    mottle += 0.08 * rng.normal(0, 1, d.shape)
     return body * rng.uniform(0.55, 0.85) * (1 + mottle)
