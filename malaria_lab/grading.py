@@ -250,6 +250,7 @@ class Course:
         """Stage 3's augmentation, or the reference one when it is missing."""
         import keras
 
+        from . import layers  # noqa: F401  (registers RandomRotate90 for deserialising)
         from .pipeline import make_augmenter
 
         if self.augmentation_path.is_file():
@@ -273,11 +274,11 @@ class Course:
 
     def untrained_model(self):
         """Stage 4's network, or the reference CNN (with the augmentation in use) when missing."""
-        import keras
+        from .models import load_model
 
         if self.model_path.is_file():
             try:
-                return keras.saving.load_model(self.model_path, compile=False)
+                return load_model(self.model_path, compile=False)
             except Exception as err:
                 self.log(f"Could not load your network from {self.model_path} "
                          f"({type(err).__name__}: {err}); using the reference CNN instead.")
@@ -330,18 +331,18 @@ class Course:
 
     def trained_model(self):
         """Stage 5's best checkpoint, or the reference trained model when it is missing."""
-        import keras
+        from .models import load_model
 
         if self.best_model_path.is_file():
             try:
-                return keras.saving.load_model(self.best_model_path)
+                return load_model(self.best_model_path)
             except Exception as err:
                 self.log(f"Could not load your trained model from {self.best_model_path} "
                          f"({type(err).__name__}: {err}); using the reference one instead.")
         else:
             self.log(f"No trained model from stage 5 at {self.best_model_path}; using a reference "
                      "model instead (finish stage 5 to use yours).")
-        return keras.saving.load_model(self._reference_training() / "model.keras")
+        return load_model(self._reference_training() / "model.keras")
 
     def history(self):
         """Stage 5's training history, or the reference one's."""

@@ -7,6 +7,8 @@ model needs no separate preprocessing) and output the probability that the cell 
 import keras
 from keras import layers
 
+from . import layers as _custom_layers  # noqa: F401  (registers them, so saved models load)
+
 
 def tutorial_cnn(image_size=100, filters=(32, 32, 64), kernel_size=3, dense_units=64,
                  dropout=0.5, bn_momentum=0.99, augmentation=None, name="tutorial_cnn"):
@@ -75,3 +77,8 @@ def build(architecture, **kwargs):
             f"Unknown architecture {architecture!r}.", f"Choose one of {', '.join(BUILDERS)}."
         )
     return BUILDERS[architecture](**kwargs)
+
+
+def load_model(path, compile=True):
+    """Load a saved ``.keras`` model, custom layers included."""
+    return keras.saving.load_model(path, compile=compile)

@@ -142,19 +142,23 @@ def _decode_all(rows, size, workers, progress):
     return out[: len(keep)], keep, skipped
 
 
-def make_augmenter(flip=True, rotation=0.5, zoom=0.1, contrast=0.1, brightness=0.1,
+def make_augmenter(flip=True, rotate90=True, rotation=0.0, zoom=0.0, contrast=0.1, brightness=0.1,
                    translation=0.0, seed=None, name="augment"):
     """Keras preprocessing layers for blood-smear cells; ``0``/``False`` turns one off.
 
-    A cell has no up or down, so flips and full rotations are safe; mild zoom, contrast and
-    brightness mimic differences in cell size and in stain between slides. ``rotation`` is a
-    fraction of a full turn, as in ``keras.layers.RandomRotation``.
+    A cell has no up or down, so flips and quarter turns are exact new views; arbitrary-angle
+    ``rotation`` (a fraction of a full turn) and ``zoom`` interpolate, and are slow under
+    PyTorch. Mild contrast and brightness changes mimic stain differences between slides.
     """
     import keras
+
+    from .layers import RandomRotate90
 
     layers = []
     if flip:
         layers.append(keras.layers.RandomFlip("horizontal_and_vertical", seed=seed))
+    if rotate90:
+        layers.append(RandomRotate90(seed=seed))
     if rotation:
         layers.append(keras.layers.RandomRotation(rotation, fill_mode="constant", seed=seed))
     if zoom:

@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from . import models
 from .atomic import write_json
@@ -34,8 +33,8 @@ class Recipe:
     schedule: str = "cosine"
     warmup_epochs: float = 1.0
     batch_size: int = 64
-    epochs: int = 16
-    patience: int = 5
+    epochs: int = 10
+    patience: int = 4
     monitor: str = "val_auc"
     label_smoothing: float = 0.0
     tta: bool = True
@@ -61,7 +60,7 @@ RECIPES = {
         "tutorial", architecture="tutorial", image_size=100, optimizer="rmsprop",
         learning_rate=1e-3, weight_decay=0.0, schedule="constant", warmup_epochs=0,
         batch_size=32, epochs=25, patience=3, monitor="val_loss",
-        augment=dict(flip=True, rotation=0, zoom=0.2, contrast=0, brightness=0), tta=False,
+        augment=dict(flip=True, rotate90=False, rotation=0, zoom=0.2, contrast=0, brightness=0), tta=False,
         model=dict(bn_momentum=0.99),
     ),
     # Few epochs on small images: for fast mode (grading, CI, Binder) and the embedded data.
@@ -198,7 +197,7 @@ def fit(model, train, val, out_dir, recipe="reference", resume=True, seed=0, ver
                 f"{out} holds an interrupted run of another recipe.",
                 "Use a new --out folder, or resume=False to start over there.",
             )
-        model = keras.saving.load_model(out / "last.keras")
+        model = models.load_model(out / "last.keras")
         initial_epoch = state["epoch"] + 1
         if state["wait"] >= recipe.patience or initial_epoch >= epochs:
             return history
@@ -224,7 +223,7 @@ def load_best(out_dir):
     path = Path(out_dir) / "model.keras"
     if not path.is_file():
         raise MalariaLabError(f"No trained model at {path}.", "Train first: `malaria-lab train`.")
-    return keras.saving.load_model(path)
+    return models.load_model(path)
 
 
 def images_per_second(history, n_images):

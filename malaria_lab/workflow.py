@@ -120,15 +120,14 @@ def read_training(model_path):
 
 def evaluate_on(model_path, data, out_dir, threshold=None, tta=None, log=print, progress=True):
     """``malaria-lab evaluate``: score a saved model on every image of ``data``."""
-    import keras
-
     from . import evaluate
+    from .models import load_model
     from .split import Row
 
     model_path = Path(model_path)
     if not model_path.is_file():
         raise MalariaLabError(f"No model at {model_path}.", "Train one with `malaria-lab train --data DIR --out DIR`.")
-    model = keras.saving.load_model(model_path)
+    model = load_model(model_path)
     saved = read_training(model_path)
     threshold = saved.get("threshold", 0.5) if threshold is None else threshold
     tta = saved.get("tta", False) if tta is None else tta

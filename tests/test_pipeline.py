@@ -101,4 +101,18 @@ def test_augmenter_changes_training_images_only():
     inferred = keras.ops.convert_to_numpy(aug(x, training=False))
     assert trained.shape == x.shape and not np.allclose(trained, x)
     assert np.allclose(inferred, x)
-    assert [type(l).__name__ for l in make_augmenter(rotation=0, zoom=0, contrast=0, brightness=0).layers] == ["RandomFlip"]
+    only_flip = make_augmenter(rotate90=False, rotation=0, zoom=0, contrast=0, brightness=0)
+    assert [type(layer).__name__ for layer in only_flip.layers] == ["RandomFlip"]
+
+
+def test_quarter_turns_are_exact_rotations_and_all_four_occur():
+    import keras
+
+    from malaria_lab.layers import RandomRotate90
+
+    x = np.random.default_rng(0).uniform(0, 255, (64, 8, 8, 3)).astype("float32")
+    x[:] = x[:1]  # the same image 64 times
+    out = keras.ops.convert_to_numpy(RandomRotate90(seed=3)(x, training=True))
+    turns = [next(k for k in range(4) if np.array_equal(o, np.rot90(x[0], k))) for o in out]
+    assert sorted(set(turns)) == [0, 1, 2, 3]
+    assert np.array_equal(keras.ops.convert_to_numpy(RandomRotate90()(x, training=False)), x)

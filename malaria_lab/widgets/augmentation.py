@@ -64,7 +64,8 @@ class AugmentationExplorer(LiveView):
             control.observe(lambda change: self.refresh(), names="value")
             self.controls[name] = control
         self.redraw = w.Button(description="new random draw", icon="refresh",
-                               tooltip="the same settings, other random transformations")
+                               tooltip="the same settings, other random transformations",
+                               layout=w.Layout(width="auto"))
         self.redraw.on_click(self._new_draw)
         self.code = w.HTML()
         self._cache = None
@@ -80,6 +81,9 @@ class AugmentationExplorer(LiveView):
 
     def augmenter(self, seed=None, name="augment"):
         """The Keras augmentation layers for the chosen settings, ready for a model."""
+        from ..quiet import import_keras
+
+        import_keras()
         return make_augmenter(**self.settings, seed=seed, name=name)
 
     def set(self, **settings):

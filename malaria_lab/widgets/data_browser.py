@@ -5,6 +5,7 @@ the crops vary before anything is resized.
 """
 
 import io
+import os
 from collections import Counter
 
 import ipywidgets as w
@@ -17,13 +18,16 @@ ALL = "(all)"
 
 
 class DataBrowser(LiveView):
-    """A page of cells, chosen with a class and a patient dropdown and a page slider."""
+    """A page of cells, chosen with a class and a patient dropdown and a page slider.
+
+    ``data`` is a data set (folder or zip, as for ``find_images``) or a list of ImageRef.
+    """
 
     title = "Data browser"
 
     def __init__(self, data, per_page=18, cols=6):
         super().__init__()
-        images = find_images(data) if isinstance(data, (str, bytes)) or hasattr(data, "__fspath__") else data
+        images = find_images(data) if isinstance(data, (str, os.PathLike)) else data
         self.images = list(images)
         self.per_page, self.cols = int(per_page), int(cols)
         self._sizes = {}

@@ -77,8 +77,13 @@ class EvaluationExplorer(LiveView):
         self.scores.value = self._headline()
 
     def figures(self):
+        from matplotlib.figure import Figure
+
         m = self.metrics
-        rows = [[evaluate.plot_confusion(m["confusion"]), evaluate.plot_roc(self.y, self.p, self.threshold)]]
+        header = Figure(figsize=(8, 0.5), dpi=100)
+        header.text(0.5, 0.5, self._headline().replace(", specificity", ",\nspecificity"),
+                    ha="center", va="center", fontsize=10)
+        rows = [[header], [evaluate.plot_confusion(m["confusion"]), evaluate.plot_roc(self.y, self.p, self.threshold)]]
         if self.x is not None:
             rows.append([evaluate.plot_gallery(self.x, self.y, self.p, self.threshold, n=self.n)])
         return rows

@@ -75,9 +75,10 @@ class Panel(w.VBox):
 
 
 class LiveView:
-    """Base of the widgets: ``controls`` (ipywidgets), ``figures()`` (rows of Figures), ``text()``.
+    """Base of the widgets: ``panel`` (the ipywidgets controls), ``figures()`` (rows of Figures
+    that make the picture) and ``text()``.
 
-    Subclasses build their controls, put them in ``self.panel`` with :meth:`_panel`, and call
+    Subclasses build their controls into ``self.panel`` with :meth:`_panel`, and call
     :meth:`refresh` when a control changes.
     """
 
@@ -89,8 +90,8 @@ class LiveView:
         self.panel = None
 
     def _panel(self, children, kind):
-        self.panel = Panel(children, fallback=f"[{self.title}: live controls; run this cell in "
-                                              f"Jupyter to use them. The picture below shows them.]")
+        self.panel = Panel(children, fallback=f"[{self.title}: live controls, drawn when this notebook "
+                                              "runs in Jupyter; the picture below is their latest view.]")
         self.panel.add_class(PREFIX + "widget")
         self.panel.add_class(PREFIX + kind)
         return self.panel
