@@ -21,8 +21,13 @@ sys.path.insert(0, str(HERE.parent))
 
 from malaria_lab.checks import STAGES, load_stage  # noqa: E402
 
-# Where Colab and Binder install the course package from. Change it if the repository moves.
-PACKAGE_SPEC = "malaria-lab @ git+https://github.com/malaria-lab/malaria-lab"
+# The repository on GitHub, the one place to change if it moves: the Colab and Binder badges,
+# the self-study site's launch buttons and the package Colab installs all come from it.
+REPO = "malaria-lab/malaria-lab"
+BRANCH = "main"
+PACKAGE_SPEC = f"malaria-lab @ git+https://github.com/{REPO}@{BRANCH}"
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
 # At grading, rebind qN to a grader from a fresh copy of the checks (see malaria_lab/checks/fresh.py).
 HIDDEN_GRADER = (
     'import runpy, malaria_lab\n'
@@ -82,20 +87,44 @@ class Notebook:
         cell.metadata["nbgrader"] = _meta(check_id, grade=True, locked=True, points=ex.points)
         self.cells.append(cell)
 
+    def launch(self):
+        """The badges that open the student version in Colab or Binder (first cell)."""
+        cell = nbformat.v4.new_markdown_cell(
+            f"[![Open In Colab]({COLAB_BADGE})]({colab_url(self.stage)}) "
+            f"[![Launch Binder]({BINDER_BADGE})]({binder_url(self.stage)})", id="launch")
+        cell.metadata["nbgrader"] = _meta("launch", locked=True)
+        self.cells.append(cell)
+
     def common_start(self, title, intro, keras=True, imports=""):
         ids = ", ".join(sorted(self.decl.exercises))
         n = len(self.decl.exercises)
+        self.launch()
         self.md(f"# {title}\n\n{_clean(intro)}\n\n"
                 f"This notebook has {n} exercises worth {self.decl.points:g} points. Write your "
                 "code where it says `# YOUR CODE HERE` (delete the `raise NotImplementedError()` "
                 "line), run the cell, then run the check cell under it: it tells you what, if "
                 "anything, to fix.")
         self.setup(f"""
-            # In Colab or Binder: install the course package if it is missing (once, about a minute).
+            # Set-up. In Colab: keep your work on Google Drive (allow access when asked) and turn
+            # on the widgets. Anywhere: install the course package if it is missing (about a
+            # minute), keeping the TensorFlow and Keras already installed.
             import importlib.util
+            import sys
 
+            if "google.colab" in sys.modules:
+                from google.colab import drive, output
+
+                output.enable_custom_widget_manager()
+                try:
+                    drive.mount("/content/drive")
+                except Exception as err:
+                    print(f"Google Drive is not mounted ({{err}}): your work lasts this session only.")
             if importlib.util.find_spec("malaria_lab") is None:
-                %pip install --quiet "{PACKAGE_SPEC}"
+                from importlib import metadata
+
+                have = {{(d.metadata["Name"] or "").lower(): d.version for d in metadata.distributions()}}
+                keep = " ".join(f"{{n}}=={{have[n]}}" for n in ("tensorflow", "keras") if n in have)
+                %pip install --quiet "{PACKAGE_SPEC}" {{keep}}
         """)
         self.setup(f"""
             from malaria_lab import grading
@@ -111,6 +140,21 @@ class Notebook:
         nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
         nb.metadata["language_info"] = {"name": "python"}
         return nb
+
+
+def release_path(stage):
+    """The student version of a stage, relative to the repository root."""
+    return f"course/release/{stage}/{stage}.ipynb"
+
+
+def colab_url(stage):
+    """Opens the student version (never the solution) in Colab."""
+    return f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/{release_path(stage)}"
+
+
+def binder_url(stage):
+    """Opens the student version in JupyterLab on Binder."""
+    return f"https://mybinder.org/v2/gh/{REPO}/{BRANCH}?urlpath=lab/tree/{release_path(stage)}"
 
 
 def _meta(grade_id, grade=False, solution=False, locked=False, points=None):
@@ -142,7 +186,7 @@ def stage01():
         the course: the cells come from patients, and that matters.
         """, keras=False, imports="""
         from PIL import Image
-        from malaria_lab.data.download import NIH_SHA256, download
+        from malaria_lab.data.download import NIH_SHA256
         from malaria_lab.data.scan import format_report, scan
         """)
     nb.md("""
@@ -166,17 +210,19 @@ def stage01():
         ## Download
 
         The next cell downloads the official zip file from the NIH (353 MB) and unpacks it into
-        your work folder; if it is already there, it does nothing. In *fast mode* (used for
-        grading and on Binder), or without a network, it uses the course's **embedded data set**
-        instead: synthetic cells drawn by a program to look, and be named, like the real ones, so
-        every step of the course also works offline.
+        your work folder; if it is already there, it does nothing. In Colab, with Google Drive
+        mounted, the zip is kept on your Drive, so it is downloaded once for the whole course,
+        and the images are unpacked on the Colab machine, where reading them is much faster. In
+        *fast mode* (used for grading and on Binder), or without a network, it uses the course's
+        **embedded data set** instead: synthetic cells drawn by a program to look, and be named,
+        like the real ones, so every step of the course also works offline.
         """)
     nb.code("""
         if course.fast:
             data = course.data()
         else:
             try:
-                data = download(course.data_dir)
+                data = course.download()  # the NIH zip, verified; on your Drive in Colab
             except Exception as err:  # no network? carry on with the embedded data set
                 print(f"The download did not work ({err}).")
                 data = course.data()
@@ -402,6 +448,8 @@ def stage03():
         grading.show(grading.image_grid(train.x[:8], ["parasitized" if y else "uninfected" for y in train.y[:8]]))
     """)
     nb.md("""
+        ## Which changes keep the diagnosis?
+
         The images are now all 64x64 pixels with values from 0 to 255. Keras has a family of
         random layers for augmentation (`RandomFlip`, `RandomRotation`, `RandomZoom`,
         `RandomTranslation`, `RandomContrast`, `RandomBrightness`, `RandomHue`, `RandomCrop`, ...:
@@ -607,14 +655,20 @@ def stage05():
 
         Now train. On a laptop CPU a full run takes several minutes; in fast mode it is two
         short epochs on a subset.
+
+        If the session breaks off in the middle (Colab disconnects an idle or long session), run
+        the notebook again: `BackupAndRestore` saved the training after every epoch in your work
+        folder (on your Google Drive in Colab), and training carries on from the last finished
+        epoch.
         """)
     nb.code("""
         model = compile_for_training(course.untrained_model())
+        resume = keras.callbacks.BackupAndRestore(course.train_dir / "backup")
         history = model.fit(
             course.batches("train", arrays=train),
             validation_data=course.batches("val", arrays=val),
             epochs=course.epochs(20),
-            callbacks=make_callbacks(course.train_dir),
+            callbacks=[*make_callbacks(course.train_dir), resume],
             verbose=2,
         )
         print("Saved", course.save_history(history))

@@ -64,6 +64,14 @@ def _run(args):
     run_all(args.data, args.out, recipe=args.recipe, seed=args.seed, verbose=_verbosity(args))
 
 
+def _reference(args):
+    from .reference import run
+
+    run(args.out, data=args.data, fast=True if args.fast else None, course=args.course,
+        timeout=args.timeout, require_gpu=args.require_gpu, embedded=args.embedded,
+        log=(lambda _: None) if args.quiet else print)
+
+
 def _verbosity(args):
     return 0 if args.quiet else 2
 
@@ -127,6 +135,17 @@ def parser():
     c.add_argument("--out", type=Path, default=Path("runs/latest"))
     c.add_argument("--recipe", help="reference, tutorial or fast (default: fast on synthetic data, else reference)")
     c.add_argument("--seed", type=int, default=0)
+
+    c = command("reference", _reference, "Run the course's six source notebooks (the reference solutions) "
+                "in order; write OUT/report.json: stage times, test scores, device.")
+    c.add_argument("--out", type=Path, default=Path("runs/reference"))
+    c.add_argument("--data", type=Path, help="a folder holding cell_images/ (default: $MALARIA_LAB_DATA, "
+                   "./data, else the embedded synthetic set; nothing is downloaded)")
+    c.add_argument("--fast", action="store_true", help="fast mode: small subsets and 2 epochs (as in CI)")
+    c.add_argument("--embedded", action="store_true", help="the embedded data set even if a real one is found")
+    c.add_argument("--course", type=Path, help="the course folder (default: the repository's course/)")
+    c.add_argument("--timeout", type=int, help="seconds one cell may run (default: no limit)")
+    c.add_argument("--require-gpu", action="store_true", help="stop unless Keras sees a GPU")
     return p
 
 

@@ -8,9 +8,13 @@ do stages 3 to 6.
 * Fast mode (``MALARIA_LAB_FAST=1``, and always while nbgrader validates or autogrades, which set
   ``NBGRADER_EXECUTION``): training uses a small subset and few epochs, so grading a whole
   course takes about a minute on two CPU cores.
-* The work folder: ``$MALARIA_LAB_WORK``, else ``~/malaria_lab_work``. While nbgrader
-  autogrades, a ``malaria_lab_work`` folder inside the submission's own folder, so that one
-  student's files never reach another's grade.
+* The work folder: ``$MALARIA_LAB_WORK``, else ``malaria_lab_work`` on Google Drive when it is
+  mounted in Colab (so the download, each stage's results and training checkpoints survive a
+  disconnect, and reach the next notebook, which Colab runs on another machine), else
+  ``~/malaria_lab_work``. While nbgrader autogrades, a ``malaria_lab_work`` folder inside the
+  submission's own folder, so that one student's files never reach another's grade.
+* Memory: on a machine with less than 3 GB (Binder gives 2 GB) training uses a subset of each
+  part small enough to fit, and the notebook says so.
 * Reference artifacts (the embedded synthetic data set, the reference split, a reference trained
   model) are made on first use and kept in ``$MALARIA_LAB_REFERENCE``, else the cache folder
   (``$MALARIA_LAB_CACHE/course``, else ``~/.cache/malaria_lab/course``), shared by all stages.
@@ -23,6 +27,7 @@ import hashlib
 import io
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -35,12 +40,18 @@ FAST_ENV = "MALARIA_LAB_FAST"
 WORK_ENV = "MALARIA_LAB_WORK"
 REFERENCE_ENV = "MALARIA_LAB_REFERENCE"
 DATA_ENV = "MALARIA_LAB_DATA"
+# A mounted Google Drive (or any folder that outlives the session) to keep the work folder in.
+DRIVE_ENV = "MALARIA_LAB_DRIVE"
+COLAB_DRIVE = Path("/content/drive/MyDrive")
 IMAGE_SIZE = 64
 # 20 patients, so that validation and test get a few each even on the embedded data.
 EMBEDDED = dict(per_class=360, patients=20, seed=0)
 # Fast mode: at most this many images per part, and this many epochs.
 FAST_LIMITS = {"train": 192, "val": 64, "test": 96}
 FAST_EPOCHS = 2
+# Below this much memory (Binder: 2 GB), at most this many images per part: about 110 MB decoded.
+LOW_MEMORY_GB = 3.0
+LOW_MEMORY_LIMITS = {"train": 6000, "val": 1500, "test": 1500}
 REFERENCE_VERSION = 1
 
 
@@ -58,12 +69,40 @@ def fast_mode():
     return bool(grading_mode()) or _truthy(os.environ.get(FAST_ENV))
 
 
+def in_colab():
+    """True inside a Google Colab runtime."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def drive_dir():
+    """The mounted Google Drive folder (``$MALARIA_LAB_DRIVE``, or My Drive in Colab), else None."""
+    env = os.environ.get(DRIVE_ENV)
+    if env:
+        root = Path(env).expanduser()
+    elif in_colab():
+        root = COLAB_DRIVE
+    else:
+        return None
+    return root if root.is_dir() else None
+
+
 def work_dir():
     """Where the course keeps what each stage makes (see the module docstring)."""
     if grading_mode() == "autograde":
         return Path.cwd() / "malaria_lab_work"
     env = os.environ.get(WORK_ENV)
-    return Path(env).expanduser() if env else Path.home() / "malaria_lab_work"
+    if env:
+        return Path(env).expanduser()
+    drive = drive_dir()
+    return (drive if drive is not None else Path.home()) / "malaria_lab_work"
+
+
+def memory_gb():
+    """This machine's memory in GB, container limits (cgroup, Binder's ``MEM_LIMIT``) included."""
+    from .magics import memory
+
+    total, _ = memory()
+    return None if total is None else total / 1024**3
 
 
 def reference_dir():
@@ -117,10 +156,12 @@ def _say(message):
 class Course:
     """One learner's course: where things are, and each stage's result or its fallback."""
 
-    def __init__(self, stage=None, work=None, fast=None, log=_say):
+    def __init__(self, stage=None, work=None, fast=None, log=_say, memory=None):
         self.stage = stage
         self.work = Path(work) if work is not None else work_dir()
         self.fast = fast_mode() if fast is None else bool(fast)
+        self.memory_gb = memory_gb() if memory is None else float(memory)
+        self.low_memory = self.memory_gb is not None and self.memory_gb < LOW_MEMORY_GB
         self.image_size = IMAGE_SIZE
         self.log = log
         self.work.mkdir(parents=True, exist_ok=True)
@@ -129,6 +170,18 @@ class Course:
     @property
     def data_dir(self):
         return self.work / "data"
+
+    @property
+    def on_drive(self):
+        """True when the work folder is on a mounted Google Drive."""
+        drive = drive_dir()
+        return drive is not None and self.work.resolve().is_relative_to(drive.resolve())
+
+    @property
+    def images_dir(self):
+        """Where stage 1 unpacks the images: beside the zip, or on this machine's own disk when
+        the work folder is on Google Drive, which is slow with thousands of small files."""
+        return Path.home() / "malaria_lab_data" if self.on_drive else self.data_dir
 
     @property
     def manifest_path(self):
@@ -156,9 +209,22 @@ class Course:
 
     def describe(self):
         lines = [f"Work folder: {self.work}"]
+        if self.on_drive:
+            lines.append("It is on your Google Drive: your results, the download and training "
+                         "checkpoints survive a disconnect, and the next notebooks find them.")
+        elif in_colab() and grading_mode() is None:
+            lines.append("Google Drive is not mounted: this folder goes when the Colab session "
+                         "ends, and the next notebook (on another machine) will not find it. "
+                         "Run the first cell again and allow access to Drive to keep your work.")
         if self.fast:
             why = f"nbgrader {grading_mode()}" if grading_mode() else f"{FAST_ENV}=1"
             lines.append(f"Fast mode ({why}): small subsets and {FAST_EPOCHS} epochs of training.")
+        if self.low_memory:
+            fits = ("fast mode's small subsets fit in it" if self.fast else
+                    "so that training fits, each part is cut to at most "
+                    + ", ".join(f"{n} {part}" for part, n in LOW_MEMORY_LIMITS.items()) + " cells")
+            lines.append(f"This machine has {self.memory_gb:.1f} GB of memory (Binder-sized): {fits}. "
+                         "For the full data set, use Colab or a machine with more memory.")
         return "\n".join(lines)
 
     # Stage 1: data.
@@ -168,15 +234,44 @@ class Course:
         if env and _has_images(env):
             path = Path(env).expanduser()
             return path / "cell_images" if (path / "cell_images").is_dir() else path
-        downloaded = self.data_dir / "cell_images"
-        if downloaded.is_dir() and _has_images(downloaded):
-            return downloaded
+        for folder in dict.fromkeys((self.data_dir, self.images_dir)):
+            downloaded = folder / "cell_images"
+            if downloaded.is_dir() and _has_images(downloaded):
+                return downloaded
+        archive = self.data_dir / "downloads" / "cell_images.zip"
+        if self.on_drive and archive.is_file():
+            from .data.extract import extract
+
+            self.log(f"Unpacking the data set you downloaded earlier ({archive}, on your Google "
+                     f"Drive) into {self.images_dir}: about a minute, once per session.")
+            return extract(archive, self.images_dir, log=lambda _: None)
         path = embedded_data()
         if not quiet:
             self.log(f"Using the embedded synthetic data set ({EMBEDDED['per_class']} cells per class "
                      f"from {EMBEDDED['patients']} patients), since no downloaded data was found "
                      f"in {self.data_dir}.")
         return path
+
+    def download(self, progress=True):
+        """Stage 1's official download: the NIH zip, verified, into the work folder's
+        ``data/downloads``, unpacked into :attr:`images_dir`; nothing is fetched twice.
+        A data set named by ``$MALARIA_LAB_DATA`` is used instead."""
+        from .data.download import NIH_SHA256, NIH_SIZE, NIH_URL, download, fetch
+        from .data.extract import completed, extract
+
+        if os.environ.get(DATA_ENV) and _has_images(os.environ[DATA_ENV]):
+            self.log(f"Using the data set at ${DATA_ENV}.")
+            return self.data(quiet=True)
+        if not self.on_drive:
+            return download(self.data_dir, progress=progress, log=self.log)
+        final = self.images_dir / "cell_images"
+        if completed(final) is not None:
+            self.log(f"Already downloaded and unpacked: {final}")
+            return final
+        archive = fetch(NIH_URL, self.data_dir / "downloads" / "cell_images.zip", sha256=NIH_SHA256,
+                        size=NIH_SIZE, progress=progress, log=self.log)
+        return extract(archive, self.images_dir, log=self.log, progress=progress,
+                       meta={"source": "nih", "url": NIH_URL, "sha256": NIH_SHA256})
 
     def images(self):
         from .data.layout import find_images
@@ -222,8 +317,9 @@ class Course:
         if not rows:
             raise MalariaLabError(f"The {part} part of the split is empty.",
                                   "Redo stage 2 so that every part gets at least one patient.")
-        if self.fast and len(rows) > FAST_LIMITS[part]:
-            keep = np.sort(np.random.default_rng(0).permutation(len(rows))[: FAST_LIMITS[part]])
+        limits = FAST_LIMITS if self.fast else LOW_MEMORY_LIMITS if self.low_memory else None
+        if limits and len(rows) > limits[part]:
+            keep = np.sort(np.random.default_rng(0).permutation(len(rows))[: limits[part]])
             rows = [rows[i] for i in keep]
         return load_arrays(rows, self.image_size)
 
@@ -312,8 +408,9 @@ class Course:
         from .pipeline import make_augmenter
 
         data = self.data(quiet=True)
+        small = "|low-memory" if self.low_memory and not self.fast else ""
         key = hashlib.sha256(
-            f"{REFERENCE_VERSION}|{Path(data).resolve()}|{self.fast}|{self.image_size}".encode()
+            f"{REFERENCE_VERSION}|{Path(data).resolve()}|{self.fast}|{self.image_size}{small}".encode()
         ).hexdigest()[:12]
         out = reference_dir() / f"trained-{key}"
         if not (out / "model.keras").is_file() or not (out / "history.json").is_file():
@@ -450,5 +547,6 @@ def split_chart(rows, title=None, limit=40):
 
 __all__ = [
     "split_chart", "STAGES", "Course", "setup", "fast_mode", "grading_mode", "work_dir", "reference_dir",
-    "embedded_data", "show", "image_grid", "bar_chart", "FAST_ENV", "WORK_ENV",
+    "embedded_data", "show", "image_grid", "bar_chart", "FAST_ENV", "WORK_ENV", "drive_dir",
+    "in_colab", "memory_gb",
 ]

@@ -48,7 +48,7 @@ def train_and_calibrate(train, val, out_dir, recipe, seed=0, verbose="auto", log
     history = training.fit(model, train, val, out, recipe, seed=seed, verbose=verbose, callbacks=callbacks)
     best = training.load_best(out)
     p_val = evaluate.predict(best, val.x, tta=recipe.tta)
-    threshold = evaluate.choose_threshold(val.y, p_val)
+    threshold = evaluate.choose_threshold(val.y, p_val, min_sensitivity=recipe.min_sensitivity)
     seconds = time.perf_counter() - start
     summary = {
         "recipe": recipe.to_dict(),

@@ -150,6 +150,7 @@ def test_augmentation_settings_match_make_augmenter(arrays):
     defaults = inspect.signature(make_augmenter).parameters
     assert explorer.settings == {k: defaults[k].default for k in explorer.settings}
     assert set(explorer.settings) == set(defaults) - {"seed", "name"}
+    assert isinstance(explorer.controls["flip"], type(explorer.controls["rotate90"]))  # switches
     explorer.controls["rotation"].value = 0.25
     explorer.controls["flip"].value = False
     assert explorer.settings["rotation"] == 0.25 and explorer.settings["flip"] is False
@@ -164,18 +165,19 @@ def test_augmentation_settings_match_make_augmenter(arrays):
 def test_augmentation_shows_what_each_setting_does(arrays):
     from malaria_lab.widgets import AugmentationExplorer
 
-    explorer = AugmentationExplorer(arrays.x, n=4, versions=2, flip=False, rotation=0, zoom=0,
-                                    contrast=0, brightness=0, translation=0)
+    off = {name: 0 for name in AugmentationExplorer(arrays, n=1).settings}
+    explorer = AugmentationExplorer(arrays.x, n=4, versions=3, **off)
     originals = explorer.originals
-    assert np.array_equal(explorer.augmented()[0], originals)
-    explorer.set(flip=True)
+    assert not any(explorer.settings.values()) and np.array_equal(explorer.augmented()[0], originals)
     flips = [lambda a: a, lambda a: a[::-1], lambda a: a[:, ::-1], lambda a: a[::-1, ::-1]]
-    for version in explorer.augmented():
-        for original, copy in zip(originals, version):
-            assert any(np.array_equal(copy, f(original)) for f in flips)
-    explorer.set(flip=False, brightness=0.5)
-    brighter = explorer.augmented().astype(float)
-    assert np.abs(brighter - originals[None]).mean() > 1
+    turns = [lambda a, k=k: np.rot90(a, k) for k in range(4)]
+    for name, views in (("flip", flips), ("rotate90", turns)):
+        explorer.set(**{**off, name: True})
+        for version in explorer.augmented():
+            for original, copy in zip(originals, version):
+                assert any(np.array_equal(copy, view(original)) for view in views), name
+    explorer.set(rotate90=False, brightness=0.5)
+    assert np.abs(explorer.augmented().astype(float) - originals[None]).mean() > 1
     before = explorer.augmented().copy()
     explorer.redraw.click()
     assert explorer.seed == 1 and not np.array_equal(explorer.augmented(), before)

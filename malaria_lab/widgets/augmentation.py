@@ -14,35 +14,51 @@ from ..errors import MalariaLabError
 from ..pipeline import make_augmenter
 from .view import LiveView
 
-# Each knob of make_augmenter: (largest value offered, what it does).
+# What each knob of make_augmenter offers: (largest value on its slider, or None for an on/off
+# switch; what it does). An argument not listed here still gets a control, from its default.
 KNOBS = {
     "flip": (None, "mirror left-right and up-down (a cell has no up or down)"),
+    "rotate90": (None, "turn by quarter turns (exact, no interpolation)"),
     "rotation": (0.5, "turn by up to this fraction of a full turn"),
     "zoom": (0.5, "zoom in or out by up to this fraction"),
     "translation": (0.3, "shift by up to this fraction of the image"),
     "contrast": (0.9, "change contrast by up to this fraction (stain differences)"),
     "brightness": (0.9, "change brightness by up to this fraction (lighting differences)"),
 }
+NOT_KNOBS = ("seed", "name")
+
+
+def knobs():
+    """{argument: (slider maximum or None for a switch, meaning, default)} for every augmentation
+    argument of make_augmenter, in its order, so the explorer never lags behind it."""
+    out = {}
+    for name, param in inspect.signature(make_augmenter).parameters.items():
+        if name in NOT_KNOBS:
+            continue
+        top, meaning = KNOBS.get(name, (None if isinstance(param.default, bool) else
+                                        max(1.0, 2 * float(param.default or 0)), name))
+        out[name] = (top, meaning, param.default)
+    return out
 
 
 def default_settings():
     """make_augmenter's own defaults, read from its signature so the two never drift apart."""
-    params = inspect.signature(make_augmenter).parameters
-    return {name: params[name].default for name in KNOBS}
+    return {name: default for name, (_, _, default) in knobs().items()}
 
 
 class AugmentationExplorer(LiveView):
-    """Sliders (and a flip toggle) for the augmentations, with the first ``n`` images of ``images``
+    """Sliders (and on/off switches) for the augmentations, with the first ``n`` images of ``images``
     shown as originals and as ``versions`` augmented copies each."""
 
     title = "Augmentation explorer"
 
     def __init__(self, images, n=6, versions=2, seed=0, **settings):
         super().__init__()
-        unknown = sorted(set(settings) - set(KNOBS))
+        self.knobs = knobs()
+        unknown = sorted(set(settings) - set(self.knobs))
         if unknown:
             raise MalariaLabError(f"Unknown augmentation setting(s): {', '.join(unknown)}.",
-                                  f"Use some of: {', '.join(KNOBS)}.")
+                                  f"Use some of: {', '.join(self.knobs)}.")
         x = np.asarray(getattr(images, "x", images)[:n])
         if x.ndim != 4 or x.shape[-1] != 3 or not len(x):
             raise MalariaLabError(f"Expected images shaped (N, height, width, 3), got {x.shape}.",
@@ -53,10 +69,10 @@ class AugmentationExplorer(LiveView):
         start = {**default_settings(), **settings}
         style = {"description_width": "80px"}
         self.controls = {}
-        for name, (top, meaning) in KNOBS.items():
+        for name, (top, meaning, _) in self.knobs.items():
             if top is None:
                 control = w.Checkbox(value=bool(start[name]), description=name, indent=False,
-                                     tooltip=meaning)
+                                     tooltip=meaning, layout=w.Layout(width="auto"))
             else:
                 control = w.FloatSlider(value=float(start[name] or 0.0), min=0.0, max=top, step=0.01,
                                         description=name, readout_format=".2f", tooltip=meaning,
@@ -69,14 +85,14 @@ class AugmentationExplorer(LiveView):
         self.redraw.on_click(self._new_draw)
         self.code = w.HTML()
         self._cache = None
-        self._panel([w.HBox([self.controls["flip"], self.redraw]),
-                     *(self.controls[name] for name in KNOBS if name != "flip"), self.code],
-                    "augmentation")
+        switches = [self.controls[k] for k, (top, _, _) in self.knobs.items() if top is None]
+        sliders = [self.controls[k] for k, (top, _, _) in self.knobs.items() if top is not None]
+        self._panel([w.HBox([*switches, self.redraw]), *sliders, self.code], "augmentation")
 
     @property
     def settings(self):
         """The chosen settings: ``make_augmenter(**explorer.settings)`` builds that augmenter."""
-        return {name: (bool(c.value) if name == "flip" else round(float(c.value), 4))
+        return {name: (bool(c.value) if self.knobs[name][0] is None else round(float(c.value), 4))
                 for name, c in self.controls.items()}
 
     def augmenter(self, seed=None, name="augment"):
@@ -91,7 +107,7 @@ class AugmentationExplorer(LiveView):
         for name in settings:
             if name not in self.controls:
                 raise MalariaLabError(f"Unknown augmentation setting {name!r}.",
-                                      f"Use one of: {', '.join(KNOBS)}.")
+                                      f"Use one of: {', '.join(self.knobs)}.")
         with self.holding():
             for name, value in settings.items():
                 self.controls[name].value = value
