@@ -235,6 +235,10 @@ def _data_candidates():
         out.append((f"${DATA_ENV}", Path(os.environ[DATA_ENV]).expanduser()))
     out.append(("./data", Path.cwd() / "data"))
     out.append(("work folder", work_dir() / "data"))
+    # With the work folder on Drive (Colab), the images are unpacked on the machine instead.
+    local = Path.home() / "malaria_lab_data"
+    if local != work_dir() / "data":
+        out.append(("unpacked from Drive", local))
     return out
 
 
