@@ -93,10 +93,13 @@ def test_resuming_with_another_recipe_is_refused(tmp_path):
         fit(build_model(other), _tiny_arrays(), _tiny_arrays(seed=1), tmp_path, other, verbose=0)
 
 
+@pytest.mark.filterwarnings("ignore:The model does not have any trainable weights")
 def test_early_stopping_stops_when_validation_does_not_improve(tmp_path):
     recipe = _recipe(learning_rate=0.0, schedule="constant", warmup_epochs=0, patience=2, epochs=10,
                      monitor="val_loss")
-    history = fit(build_model(recipe), _tiny_arrays(), _tiny_arrays(seed=1), tmp_path, recipe, verbose=0)
+    model = build_model(recipe)
+    model.trainable = False  # frozen, batch-norm statistics too: validation cannot improve
+    history = fit(model, _tiny_arrays(), _tiny_arrays(seed=1), tmp_path, recipe, verbose=0)
     assert len(history["loss"]) == 3
     state = json.loads((tmp_path / "state.json").read_text())
     assert state["best_epoch"] == 0 and state["wait"] == 2
