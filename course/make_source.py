@@ -127,6 +127,7 @@ class Notebook:
                 %pip install --quiet "{PACKAGE_SPEC}" {{keep}}
         """)
         self.setup(f"""
+            %load_ext malaria_lab
             from malaria_lab import grading
 
             course = grading.setup({self.stage!r}{'' if keras else ', keras=False'})
@@ -315,6 +316,17 @@ def stage01():
         grading.show(grading.bar_chart(top, title="cells per patient (largest 30)", ylabel="cells"))
     """)
     nb.md("""
+        ## Browse the cells
+
+        Pick a class and a patient, and page through their cells. Notice how one patient's
+        cells share a colour and a size.
+        """)
+    nb.code("""
+        from malaria_lab.widgets import DataBrowser
+
+        DataBrowser(data, per_page=12)
+    """)
+    nb.md("""
         ## What you have
 
         A verified data set, its counts, and a first look. The chart above is the thing to
@@ -501,6 +513,19 @@ def stage03():
         pictures = [train.x[0]] + list(augment_examples(bad, train.x[0], n=7))
         grading.show(grading.image_grid(pictures, ["original"] + ["bad"] * 7, cols=8))
     """)
+    nb.md("""
+        ## Try the knobs
+
+        Each control below is one argument of `make_augmenter`, the course's own augmentation:
+        move one and look at the copies. `explorer.settings` gives the settings you chose, ready
+        for `make_augmenter(**explorer.settings)`.
+        """)
+    nb.code("""
+        from malaria_lab.widgets import AugmentationExplorer
+
+        explorer = AugmentationExplorer(train, n=6)
+        explorer
+    """)
     nb.md("Keep your augmentation: stage 4 puts it in front of the network.")
     nb.code("""
         course.save_augmentation(make_augmentation())
@@ -662,14 +687,16 @@ def stage05():
         epoch.
         """)
     nb.code("""
+        from malaria_lab.widgets import TrainingMonitor
+
         model = compile_for_training(course.untrained_model())
         resume = keras.callbacks.BackupAndRestore(course.train_dir / "backup")
         history = model.fit(
             course.batches("train", arrays=train),
             validation_data=course.batches("val", arrays=val),
             epochs=course.epochs(20),
-            callbacks=[*make_callbacks(course.train_dir), resume],
-            verbose=2,
+            callbacks=[*make_callbacks(course.train_dir), resume, TrainingMonitor()],
+            verbose=0,
         )
         print("Saved", course.save_history(history))
     """)
@@ -772,7 +799,15 @@ def stage06():
     """)
     nb.md("""
         The curve shows every threshold at once: up is more parasites caught, right is more
-        healthy cells flagged. The dot is your choice.
+        healthy cells flagged. The dot is your choice. Move the slider below to see what other
+        thresholds would do on the validation patients, and which cells each one gets wrong.
+        """)
+    nb.code("""
+        from malaria_lab.widgets import EvaluationExplorer
+
+        EvaluationExplorer(val.y, p_val, val.x, threshold=threshold)
+    """)
+    nb.md("""
 
         ## The test patients, once
 

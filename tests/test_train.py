@@ -29,7 +29,7 @@ def test_short_training_learns(backend, synth_data, tmp_path):
     if not _backend_available(backend):
         pytest.skip(f"{backend} is not installed")
     env = dict(os.environ, KERAS_BACKEND=backend)
-    done = subprocess.run([sys.executable, str(SCRIPT), str(synth_data), str(tmp_path), "10"],
+    done = subprocess.run([sys.executable, str(SCRIPT), str(synth_data), str(tmp_path), "14"],
                           env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])

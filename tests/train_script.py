@@ -16,7 +16,7 @@ from malaria_lab.train import get_recipe  # noqa: E402
 
 data, out, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 recipe = get_recipe("fast").but(epochs=epochs, patience=epochs)
-rows = split_by_patient(find_images(data), fractions=(0.6, 0.2, 0.2), seed=0)
+rows = split_by_patient(find_images(data), fractions=(0.5, 0.2, 0.3), seed=0)
 arrays = load_arrays(rows, recipe.image_size)
 where = {r.path: r.split for r in rows}
 parts = {s: arrays.subset([i for i, p in enumerate(arrays.paths) if where[p] == s]) for s in ("train", "val", "test")}

@@ -91,8 +91,11 @@ def _augmenter(make_augmentation):
 
 
 def _run(aug, x, training):
+    import keras
+
     try:
-        return np.asarray(aug(x, training=training), dtype="float32")
+        # convert_to_numpy, not np.asarray: a tensor on a GPU (PyTorch, JAX) has no __array__.
+        return keras.ops.convert_to_numpy(aug(x, training=training)).astype("float32")
     except Exception as err:
         raise Wrong(f"Your augmentation failed on a batch of {x.shape[1]}x{x.shape[2]} RGB images "
                     f"(training={training}): {type(err).__name__}: {' '.join(str(err).split())[:200]}")

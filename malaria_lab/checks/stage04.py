@@ -230,7 +230,7 @@ def _(build_cnn):
     expect("RandomFlip" in names, "With an augmentation given, the network should use it first "
                                   "(keep the starter lines that apply it).")
     x = np.random.default_rng(0).uniform(0, 255, (3, 48, 48, 3)).astype("float32")
-    p = np.asarray(model(x, training=False)).reshape(-1)
+    p = keras.ops.convert_to_numpy(model(x, training=False)).reshape(-1)
     expect(p.shape == (3,) and np.all((p >= 0) & (p <= 1)),
            "For a batch of images, the network should give one probability (0 to 1) per image.")
 
