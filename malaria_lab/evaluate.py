@@ -146,6 +146,8 @@ def _figure(width=5, height=4):
 
 def plot_history(history):
     """Loss and accuracy per epoch, training against validation."""
+    from matplotlib.ticker import MaxNLocator
+
     fig = _figure(9, 3.5)
     for ax, key in zip(fig.subplots(1, 2), ("loss", "accuracy")):
         for prefix, style in (("", "-o"), ("val_", "--o")):
@@ -154,6 +156,7 @@ def plot_history(history):
                 ax.plot(range(1, len(values) + 1), values, style, ms=3,
                         label="validation" if prefix else "training")
         ax.set(title=key, xlabel="epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend()
     return fig
 
