@@ -88,9 +88,7 @@ def ours(rows, out, recipe):
     start = time.perf_counter()
     arrays = load_arrays(rows, recipe.image_size, cache_dir=out / "cache", progress=True)
     decoded = time.perf_counter() - start
-    where = {r.path: r.split for r in rows}
-    parts = {s: arrays.subset([i for i, p in enumerate(arrays.paths) if where[p] == s])
-             for s in ("train", "val", "test")}
+    parts = arrays.parts(rows)
     model, summary = train_and_calibrate(parts["train"], parts["val"], out / "ours", recipe, verbose=2)
     report = evaluate.evaluate(model, parts["test"], threshold=summary["threshold"], tta=recipe.tta)
     return dict(report, wall=time.perf_counter() - start, epochs=summary["epochs_run"], decode=decoded,

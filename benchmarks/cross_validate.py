@@ -42,9 +42,7 @@ def fold_rows(images, folds, fold, seed):
 
 
 def run_fold(arrays, rows, recipe, out, seed):
-    where = {r.path: r.split for r in rows}
-    parts = {s: arrays.subset([i for i, p in enumerate(arrays.paths) if where[p] == s])
-             for s in ("train", "val", "test")}
+    parts = arrays.parts(rows)
     model, summary = train_and_calibrate(parts["train"], parts["val"], out, recipe, seed=seed, verbose=2)
     start = time.perf_counter()
     report = evaluate.evaluate(model, parts["test"], threshold=summary["threshold"], tta=recipe.tta)

@@ -45,6 +45,14 @@ class Arrays:
             [self.paths[i] for i in index], [],
         )
 
+    def parts(self, rows):
+        """``{split: Arrays}`` for the parts named in manifest ``rows`` (skipped images stay out)."""
+        where = {row.path: row.split for row in rows}
+        index = {}
+        for i, path in enumerate(self.paths):
+            index.setdefault(where[path], []).append(i)
+        return {split: self.subset(ids) for split, ids in index.items()}
+
 
 def default_cache_dir():
     """``$MALARIA_LAB_CACHE``, else ``~/.cache/malaria_lab``."""

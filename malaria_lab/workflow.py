@@ -90,16 +90,10 @@ def train_on(paths, out_dir, recipe="reference", seed=0, val_fraction=0.15, verb
     write_manifest(rows, out / "manifest.csv")
     log(describe(rows))
     arrays = _load(rows, recipe.image_size, log, progress=verbose != 0)
-    train = arrays.subset([i for i, p in enumerate(_split_of(arrays, rows)) if p == "train"])
-    val = arrays.subset([i for i, p in enumerate(_split_of(arrays, rows)) if p == "val"])
-    _, summary = train_and_calibrate(train, val, out, recipe, seed=seed, verbose=verbose, log=log)
+    parts = arrays.parts(rows)
+    _, summary = train_and_calibrate(parts["train"], parts["val"], out, recipe, seed=seed, verbose=verbose, log=log)
     log(f"Model: {out / 'model.keras'}  (threshold in {out / 'training.json'})")
     return summary
-
-
-def _split_of(arrays, rows):
-    where = {row.path: row.split for row in rows}
-    return [where[p] for p in arrays.paths]
 
 
 def _load(rows, size, log, progress=True):
@@ -185,8 +179,7 @@ def run_all(data=None, out_dir="runs/latest", recipe=None, seed=0, verbose="auto
     recipe = get_recipe(recipe)
     log(f"[3/6] pipeline: decoding {len(rows)} cells at {recipe.image_size} px (cached for next time)")
     arrays = _load(rows, recipe.image_size, log, progress=verbose != 0)
-    splits = _split_of(arrays, rows)
-    subsets = {name: arrays.subset([i for i, s in enumerate(splits) if s == name]) for name in ("train", "val", "test")}
+    subsets = arrays.parts(rows)
     log("[4/6] model and [5/6] training")
     model, summary = train_and_calibrate(subsets["train"], subsets["val"], out, recipe, seed=seed,
                                          verbose=verbose, log=log)

@@ -116,3 +116,15 @@ def test_quarter_turns_are_exact_rotations_and_all_four_occur():
     turns = [next(k for k in range(4) if np.array_equal(o, np.rot90(x[0], k))) for o in out]
     assert sorted(set(turns)) == [0, 1, 2, 3]
     assert np.array_equal(keras.ops.convert_to_numpy(RandomRotate90()(x, training=False)), x)
+
+
+def test_parts_follow_the_manifest_and_leave_skipped_images_out(odd_images):
+    rows = [Row(r.path, r.label, r.patient, "train" if i % 2 else "val") for i, r in enumerate(odd_images)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        arrays = load_arrays(rows, 16, use_cache=False)
+    parts = arrays.parts(rows)
+    assert sorted(parts) == ["train", "val"]
+    assert parts["val"].paths == [r.path for r in rows[0:5:2]]
+    assert parts["train"].paths == [r.path for r in rows[1:5:2]]
+    assert np.array_equal(parts["val"].x, arrays.x[[0, 2, 4]])

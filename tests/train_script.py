@@ -18,8 +18,7 @@ data, out, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 recipe = get_recipe("fast").but(epochs=epochs, patience=epochs)
 rows = split_by_patient(find_images(data), fractions=(0.5, 0.2, 0.3), seed=0)
 arrays = load_arrays(rows, recipe.image_size)
-where = {r.path: r.split for r in rows}
-parts = {s: arrays.subset([i for i, p in enumerate(arrays.paths) if where[p] == s]) for s in ("train", "val", "test")}
+parts = arrays.parts(rows)
 model, summary = train_and_calibrate(parts["train"], parts["val"], out, recipe, verbose=0, log=lambda *a: None)
 report = evaluate.evaluate(model, parts["test"], threshold=summary["threshold"])
 print(json.dumps({"backend": keras.backend.backend(), "accuracy": report["accuracy"],
