@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from malaria_lab.quiet import import_keras  # noqa: E402
@@ -24,6 +26,7 @@ from malaria_lab.quiet import import_keras  # noqa: E402
 keras = import_keras()
 
 from malaria_lab import evaluate  # noqa: E402
+from malaria_lab.atomic import write_json  # noqa: E402
 from malaria_lab.pipeline import load_arrays  # noqa: E402
 from malaria_lab.split import Row, assign_patients, patient_folds  # noqa: E402
 from malaria_lab.train import get_recipe  # noqa: E402
@@ -45,8 +48,13 @@ def run_fold(arrays, rows, recipe, out, seed):
     parts = arrays.parts(rows)
     model, summary = train_and_calibrate(parts["train"], parts["val"], out, recipe, seed=seed, verbose=2)
     start = time.perf_counter()
-    report = evaluate.evaluate(model, parts["test"], threshold=summary["threshold"], tta=recipe.tta)
+    p_test = evaluate.predict(model, parts["test"].x, tta=recipe.tta)
+    report = evaluate.evaluate(model, parts["test"], threshold=summary["threshold"], tta=recipe.tta,
+                               probabilities=p_test)
     report.pop("per_patient")
+    # Kept so that other threshold rules can be compared later without training again.
+    np.savez_compressed(Path(out) / "probabilities.npz", y_test=parts["test"].y, p_test=p_test,
+                        y_val=parts["val"].y, p_val=evaluate.predict(model, parts["val"].x, tta=recipe.tta))
     report.update(train_seconds=summary["train_seconds"], epochs=summary["epochs_run"],
                   images_per_second=statistics.median(summary["images_per_second"]),
                   predict_seconds=time.perf_counter() - start, n_train=summary["n_train"])
@@ -103,8 +111,10 @@ def main():
             print(f"\n== {name}, fold {fold + 1}/{args.folds} ==", flush=True)
             report = run_fold(arrays, rows, recipe, args.out / f"{name}-fold{fold + 1}", args.seed)
             report["decode_seconds"] = decode_seconds
+            # Read the store again first: runs of other recipes may share it, side by side.
+            results = json.loads(store.read_text()) if store.is_file() else {}
             results.setdefault(name, {})[key] = report
-            store.write_text(json.dumps(results, indent=2, default=float))
+            write_json(store, results)
             print({m: round(report[m], 4) for m in METRICS}, f"train {report['train_seconds']:.0f} s", flush=True)
     print("\n" + table(results))
 

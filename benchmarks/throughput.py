@@ -40,6 +40,7 @@ def main():
     parser.add_argument("--recipe", default="reference")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256, 1024])
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2, help="threads that prepare batches")
     parser.add_argument("--precision", default="float32", help="float32 or mixed_bfloat16")
     args = parser.parse_args()
     keras.mixed_precision.set_global_policy(args.precision)
@@ -49,11 +50,12 @@ def main():
     arrays = load_arrays(rows, recipe.image_size, use_cache=False)
     decode = time.perf_counter() - start
     print(f"{len(arrays)} images decoded at {recipe.image_size} px in {decode:.1f} s; "
-          f"backend {keras.backend.backend()}, {args.precision}, {device_name()}", flush=True)
+          f"backend {keras.backend.backend()}, {args.precision}, {args.workers} loader threads, "
+          f"{device_name()}", flush=True)
     print("| batch size | images/s | seconds per epoch |\n|---|---|---|")
     for batch_size in args.batch_sizes:
         r = recipe.but(batch_size=batch_size)
-        data = make_dataset(arrays.x, arrays.y, batch_size, shuffle=True)
+        data = make_dataset(arrays.x, arrays.y, batch_size, shuffle=True, workers=args.workers)
         model = compile_model(build_model(r), r, len(data))
         times = []
 

@@ -103,17 +103,17 @@ def metrics(y, p, threshold=0.5):
 def choose_threshold(y, p, min_sensitivity=None):
     """The threshold to use on new patients, chosen on validation data (never on test data).
 
-    It maximises balanced accuracy (sensitivity + specificity), or, given ``min_sensitivity``,
-    specificity among thresholds that keep sensitivity at least that high.
+    It maximises balanced accuracy (sensitivity + specificity); given ``min_sensitivity``, only
+    among thresholds that keep sensitivity at least that high, so the floor costs nothing where
+    the balanced choice already meets it.
     """
     y, p = _check(y, p)
     fpr, tpr, thresholds = roc_curve(y, p)
     fpr, tpr, thresholds = fpr[1:], tpr[1:], thresholds[1:]
-    if min_sensitivity is not None and np.any(tpr >= min_sensitivity):
-        ok = tpr >= min_sensitivity
-        i = np.flatnonzero(ok)[np.argmin(fpr[ok])]
-    else:
-        i = int(np.argmax(tpr - fpr))
+    ok = tpr >= (min_sensitivity if min_sensitivity is not None else 0.0)
+    if not ok.any():
+        ok = np.ones_like(ok)
+    i = np.flatnonzero(ok)[np.argmax((tpr - fpr)[ok])]
     # Halfway to the next lower score keeps the chosen cut from sitting on a training-set value.
     lower = p[p < thresholds[i]]
     cut = (thresholds[i] + lower.max()) / 2 if lower.size else thresholds[i]

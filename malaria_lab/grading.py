@@ -330,6 +330,19 @@ class Course:
         arrays = arrays if arrays is not None else self.arrays(part)
         return make_dataset(arrays.x, arrays.y, batch_size, shuffle=(part == "train"), seed=0)
 
+    @property
+    def recipe(self):
+        """The training recipe the course follows: the reference one, or the fast one in fast mode."""
+        from . import train
+
+        return train.RECIPES["fast" if self.fast else "reference"].but(image_size=self.image_size)
+
+    def learning_rate(self, steps_per_epoch, epochs):
+        """The recipe's learning-rate schedule over ``epochs``: one warm-up epoch, then cosine decay."""
+        from . import train
+
+        return train.learning_rate_schedule(self.recipe.but(epochs=int(epochs)), int(steps_per_epoch))
+
     def epochs(self, n):
         """``n`` epochs, or a couple in fast mode."""
         return min(int(n), FAST_EPOCHS) if self.fast else int(n)
@@ -519,6 +532,23 @@ def bar_chart(counts, title=None, xlabel=None, ylabel=None, horizontal=False, si
     if not horizontal:
         ax.tick_params(axis="x", labelrotation=60, labelsize=7)
     ax.set(title=title or "", xlabel=xlabel or "", ylabel=ylabel or "")
+    return fig
+
+
+def schedule_chart(schedule, steps_per_epoch, epochs, size=(6, 2.6)):
+    """A figure of a learning-rate schedule, epoch by epoch."""
+    import keras
+    from matplotlib.figure import Figure
+
+    total = int(steps_per_epoch) * int(epochs)
+    steps = np.unique(np.linspace(0, total, min(total + 1, 200)).astype(int))
+    rates = [float(keras.ops.convert_to_numpy(schedule(int(step)))) if callable(schedule)
+             else float(schedule) for step in steps]
+    fig = Figure(figsize=size, dpi=100, layout="constrained")
+    ax = fig.subplots()
+    ax.plot(steps / max(1, int(steps_per_epoch)), rates, color="#a33a5a")
+    ax.set(xlabel="epoch", ylabel="learning rate", title="Learning rate during training")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     return fig
 
 

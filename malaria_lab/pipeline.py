@@ -184,10 +184,14 @@ def _dataset_class():
     import keras
 
     class ArrayBatches(keras.utils.PyDataset):
-        """Batches of (images as float32 0-255, labels), reshuffled every epoch when asked."""
+        """Batches of (images as uint8 0-255, labels as float32), reshuffled every epoch when asked.
 
-        def __init__(self, x, y, batch_size=64, shuffle=False, seed=0):
-            super().__init__()
+        Images stay uint8 until the model's input casts them, on the device: a quarter of the
+        bytes to gather and copy. Threads prepare the next batches while the model trains.
+        """
+
+        def __init__(self, x, y, batch_size=64, shuffle=False, seed=0, workers=2):
+            super().__init__(workers=workers, use_multiprocessing=False)
             self.x, self.y = x, np.asarray(y, dtype="float32")
             self.batch_size = int(batch_size)
             self.shuffle = shuffle
@@ -199,7 +203,7 @@ def _dataset_class():
 
         def __getitem__(self, index):
             idx = np.sort(self.order[index * self.batch_size:(index + 1) * self.batch_size])
-            return np.asarray(self.x[idx], dtype="float32"), self.y[idx]
+            return np.asarray(self.x[idx], dtype="uint8"), self.y[idx]
 
         def on_epoch_end(self):
             if self.shuffle:
@@ -208,6 +212,6 @@ def _dataset_class():
     return ArrayBatches
 
 
-def make_dataset(x, y, batch_size=64, shuffle=False, seed=0):
+def make_dataset(x, y, batch_size=64, shuffle=False, seed=0, workers=2):
     """A ``keras.utils.PyDataset`` over arrays (works with every Keras backend)."""
-    return _dataset_class()(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    return _dataset_class()(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed, workers=workers)

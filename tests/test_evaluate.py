@@ -48,6 +48,8 @@ def test_threshold_balances_sensitivity_and_specificity_or_meets_a_floor():
     ) - 1e-9
     strict = choose_threshold(y, p, min_sensitivity=0.98)
     assert metrics(y, p, strict)["sensitivity"] >= 0.98 and strict < t
+    # A floor the balanced choice already meets changes nothing.
+    assert choose_threshold(y, p, min_sensitivity=m["sensitivity"] - 0.01) == t
 
 
 def test_per_patient_and_confusion_agree():

@@ -63,7 +63,7 @@ class _FirstWeights(keras.callbacks.Callback):
 
 
 def _recipe(**changes):
-    base = dict(image_size=16, epochs=4, patience=10, batch_size=16, tta=False)
+    base = dict(image_size=16, epochs=4, patience=10, start_from_epoch=0, batch_size=16, tta=False)
     return get_recipe("fast").but(**{**base, **changes})
 
 
@@ -94,15 +94,17 @@ def test_resuming_with_another_recipe_is_refused(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore:The model does not have any trainable weights")
-def test_early_stopping_stops_when_validation_does_not_improve(tmp_path):
+@pytest.mark.parametrize("start", [0, 3])
+def test_early_stopping_stops_when_validation_does_not_improve(tmp_path, start):
     recipe = _recipe(learning_rate=0.0, schedule="constant", warmup_epochs=0, patience=2, epochs=10,
-                     monitor="val_loss")
+                     monitor="val_loss", start_from_epoch=start)
     model = build_model(recipe)
     model.trainable = False  # frozen, batch-norm statistics too: validation cannot improve
     history = fit(model, _tiny_arrays(), _tiny_arrays(seed=1), tmp_path, recipe, verbose=0)
-    assert len(history["loss"]) == 3
+    # Epochs before start_from_epoch neither count as best nor use up patience.
+    assert len(history["loss"]) == start + 3
     state = json.loads((tmp_path / "state.json").read_text())
-    assert state["best_epoch"] == 0 and state["wait"] == 2
+    assert state["best_epoch"] == start and state["wait"] == 2
     assert (tmp_path / "model.keras").is_file() and (tmp_path / "history.json").is_file()
 
 

@@ -8,6 +8,7 @@ STAGE = Stage("03_augment", "Augmentations that suit blood smears", prelude="""
     import numpy as np
     import keras
     from keras import layers
+    from malaria_lab.layers import RandomRotate90
 """)
 
 # Layers that change colour: the stain's colour is how a parasite is seen.
@@ -29,25 +30,27 @@ q1 = STAGE.exercise(
         ### BEGIN SOLUTION
         return keras.Sequential([
             layers.RandomFlip("horizontal_and_vertical"),
-            layers.RandomRotation(0.5, fill_mode="constant"),
-            layers.RandomZoom(0.1, fill_mode="constant"),
+            RandomRotate90(),
             layers.RandomContrast(0.1, value_range=(0, 255)),
             layers.RandomBrightness(0.1, value_range=(0, 255)),
         ], name="augmentation")
         ### END SOLUTION
     ''',
     hints=[
-        "A cell under the microscope has no up, down, left or right, so flips and turns by any "
-        "angle keep its diagnosis. Stain strength varies a little from slide to slide. The "
-        "stain's colour, though, is how a parasite is seen: leave hue and saturation alone.",
-        "`keras.layers.RandomFlip(\"horizontal_and_vertical\")`, "
-        "`keras.layers.RandomRotation(0.5, ...)` (0.5 is half a turn either way), "
-        "`RandomContrast` and `RandomBrightness` with a small factor. The background around a "
-        "cell is black: the default `fill_mode=\"reflect\"` would mirror bits of the cell into "
-        "the corners, so pass `fill_mode=\"constant\"` to the layers that move pixels.",
+        "A cell under the microscope has no up, down, left or right, so flips and turns keep "
+        "its diagnosis. Stain strength varies a little from slide to slide. The stain's colour, "
+        "though, is how a parasite is seen: leave hue and saturation alone.",
+        "`keras.layers.RandomFlip(\"horizontal_and_vertical\")` and `RandomRotate90()` (imported "
+        "for you: random quarter turns) together give all eight ways a cell can lie, with every "
+        "pixel kept exactly. `keras.layers.RandomRotation(0.5, fill_mode=\"constant\")` turns by "
+        "any angle and works too, but blends pixels, fills the corners, and trains slower on a "
+        "GPU. Add `RandomContrast` and `RandomBrightness` with a small factor.",
         "The pixels here run from 0 to 255 (the model rescales them itself, later), so give "
         "`RandomContrast` and `RandomBrightness` `value_range=(0, 255)`, and do not add a "
-        "`Rescaling` layer. Put the layers in a list inside `keras.Sequential([...])`.",
+        "`Rescaling` layer. Layers that move pixels by any amount (`RandomRotation`, "
+        "`RandomZoom`) need `fill_mode=\"constant\"`: the default \"reflect\" would mirror bits "
+        "of the cell into the black corners. Put the layers in a list inside "
+        "`keras.Sequential([...])`.",
     ],
     mistakes=[
         ("return keras.Sequential([layers.RandomFlip('horizontal'),\n"
@@ -150,15 +153,18 @@ def _(make_augmentation):
            "Your augmentation does not change the images in training (training=True).")
 
 
-@q1.test("flips both ways and turns by any angle")
+@q1.test("flips both ways and turns every way")
 def _(make_augmentation):
     aug = _augmenter(make_augmentation)
     modes = {c.get("mode") for c in _configs(aug, "RandomFlip")}
     both = "horizontal_and_vertical" in modes or {"horizontal", "vertical"} <= modes
     expect(both, "A cell has no up or down and no left or right: flip both ways "
                  "(`RandomFlip(\"horizontal_and_vertical\")`).")
+    if "RandomRotate90" in _names(aug):
+        return
     turns = [_span(c.get("factor")) for c in _configs(aug, "RandomRotation")]
-    expect(turns, "Add a `RandomRotation`: a cell can lie at any angle.")
+    expect(turns, "Add turns: a cell can lie at any angle. `RandomRotate90()` (random quarter "
+                  "turns) with the flips gives every orientation exactly.")
     expect(max(turns) >= 0.25, "Your `RandomRotation` turns only a little: a cell can lie at any "
                                "angle, so allow at least a quarter turn either way.")
 

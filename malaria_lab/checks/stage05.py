@@ -31,11 +31,11 @@ q1 = STAGE.exercise(
     "q1", "Compile for training", points=2, names=["compile_for_training"],
     code='''
     def compile_for_training(model, learning_rate=1e-3):
-        """Compile `model` with Adam at `learning_rate`, binary cross-entropy, and accuracy and AUC metrics; return it."""
+        """Compile `model` with AdamW at `learning_rate` (a number or a schedule), binary cross-entropy with label smoothing 0.1, and accuracy and AUC metrics; return it."""
         ### BEGIN SOLUTION
         model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-            loss="binary_crossentropy",
+            optimizer=keras.optimizers.AdamW(learning_rate=learning_rate),
+            loss=keras.losses.BinaryCrossentropy(label_smoothing=0.1),
             metrics=["accuracy", keras.metrics.AUC(name="auc")],
         )
         return model
@@ -44,23 +44,31 @@ q1 = STAGE.exercise(
     hints=[
         "Everything goes into one call: `model.compile(optimizer=..., loss=..., metrics=[...])`, "
         "and then `return model`.",
-        "The network gives one probability per cell, and the label is 0 or 1: that is *binary* "
-        "cross-entropy. Make the optimizer yourself to set its learning rate: "
-        "`keras.optimizers.Adam(learning_rate=learning_rate)`.",
+        "Make the optimizer yourself to set its learning rate: "
+        "`keras.optimizers.AdamW(learning_rate=learning_rate)` (a schedule goes in the same "
+        "place as a number). The network gives one probability per cell and the label is 0 or 1: "
+        "that is *binary* cross-entropy, `keras.losses.BinaryCrossentropy(label_smoothing=0.1)`.",
         "Name the AUC metric so that its validation value is logged as `val_auc`: "
         "`metrics=[\"accuracy\", keras.metrics.AUC(name=\"auc\")]`.",
     ],
     mistakes=[
-        ("model.compile(optimizer=keras.optimizers.Adam(learning_rate), "
+        ("model.compile(optimizer=keras.optimizers.AdamW(learning_rate), "
          "loss='categorical_crossentropy', metrics=['accuracy', keras.metrics.AUC(name='auc')])\n"
          "return model", "binary"),
-        ("model.compile(optimizer='adam', loss='binary_crossentropy', "
+        ("model.compile(optimizer='adamw', loss=keras.losses.BinaryCrossentropy(label_smoothing=0.1), "
          "metrics=['accuracy', keras.metrics.AUC(name='auc')])\nreturn model", "learning_rate"),
-        ("model.compile(optimizer=keras.optimizers.Adam(learning_rate), "
-         "loss='binary_crossentropy', metrics=['accuracy'])\nreturn model", "AUC"),
-        ("model.compile(optimizer=keras.optimizers.Adam(learning_rate), "
-         "loss='binary_crossentropy', metrics=['accuracy', keras.metrics.AUC(name='auc')])",
-         "return"),
+        ("model.compile(optimizer=keras.optimizers.RMSprop(learning_rate), "
+         "loss=keras.losses.BinaryCrossentropy(label_smoothing=0.1), "
+         "metrics=['accuracy', keras.metrics.AUC(name='auc')])\nreturn model", "AdamW"),
+        ("model.compile(optimizer=keras.optimizers.AdamW(learning_rate), "
+         "loss='binary_crossentropy', metrics=['accuracy', keras.metrics.AUC(name='auc')])\n"
+         "return model", "smoothing"),
+        ("model.compile(optimizer=keras.optimizers.AdamW(learning_rate), "
+         "loss=keras.losses.BinaryCrossentropy(label_smoothing=0.1), metrics=['accuracy'])\n"
+         "return model", "AUC"),
+        ("model.compile(optimizer=keras.optimizers.AdamW(learning_rate), "
+         "loss=keras.losses.BinaryCrossentropy(label_smoothing=0.1), "
+         "metrics=['accuracy', keras.metrics.AUC(name='auc')])", "return"),
     ],
 )
 
@@ -110,16 +118,29 @@ def _(compile_for_training):
            "The loss should be binary cross-entropy: one probability per cell, labels 0 or 1.")
 
 
-@q1.test("uses Adam at the given learning rate")
+@q1.test("softens the labels a little")
+def _(compile_for_training):
+    model, _ = _compiled(compile_for_training)
+    smoothing = getattr(model.loss, "label_smoothing", None) if model.loss is not None else None
+    if smoothing is None and hasattr(model.loss, "get_config"):
+        smoothing = model.loss.get_config().get("label_smoothing")
+    expect(smoothing is not None and abs(float(smoothing) - 0.1) < 1e-6,
+           "Use label smoothing 0.1: `keras.losses.BinaryCrossentropy(label_smoothing=0.1)`. "
+           "About 1 in 20 labels in this data set is thought to be wrong; smoothing keeps the "
+           "network from chasing them with ever more certain answers.")
+
+
+@q1.test("uses AdamW at the given learning rate")
 def _(compile_for_training):
     model, _ = _compiled(compile_for_training, learning_rate=0.002)
     optimizer = model.optimizer
-    expect(type(optimizer).__name__ in ("Adam", "AdamW"),
-           f"The optimizer is {type(optimizer).__name__}; the task asks for Adam.")
+    expect(type(optimizer).__name__ == "AdamW",
+           f"The optimizer is {type(optimizer).__name__}; the task asks for AdamW (Adam that also "
+           "keeps the weights small): `keras.optimizers.AdamW(learning_rate=learning_rate)`.")
     lr = optimizer.get_config().get("learning_rate")
     expect(isinstance(lr, (int, float)) and abs(float(lr) - 0.002) < 1e-9,
            "The optimizer does not use the `learning_rate` argument: make it with "
-           "`keras.optimizers.Adam(learning_rate=learning_rate)`.")
+           "`keras.optimizers.AdamW(learning_rate=learning_rate)`.")
 
 
 @q1.test("measures accuracy and AUC")
@@ -131,12 +152,19 @@ def _(compile_for_training):
     expect(any("acc" in n for n in names), "Add \"accuracy\" to the metrics.")
 
 
-@q1.hidden_test("follows another learning rate")
+@q1.hidden_test("follows another learning rate, and a schedule")
 def _(compile_for_training):
+    keras = _keras()
     model, _ = _compiled(compile_for_training, learning_rate=3e-4)
     lr = model.optimizer.get_config().get("learning_rate")
     expect(isinstance(lr, (int, float)) and abs(float(lr) - 3e-4) < 1e-10,
            "With another learning_rate, the optimizer does not use it.")
+    schedule = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=100)
+    model, _ = _compiled(compile_for_training, learning_rate=schedule)
+    config = model.optimizer.get_config().get("learning_rate")
+    expect(isinstance(config, dict) and "CosineDecay" in str(config.get("class_name")),
+           "Given a learning-rate schedule, the optimizer should follow it: pass `learning_rate` "
+           "to the optimizer as it is.")
 
 
 # --- q2 -----------------------------------------------------------------------------------
@@ -145,7 +173,7 @@ q2 = STAGE.exercise(
     "q2", "Callbacks that watch validation", points=3, names=["make_callbacks"],
     code='''
     def make_callbacks(out_dir):
-        """Callbacks for fit: keep the best model (by validation AUC) in out_dir/model.keras, and stop when it stops improving."""
+        """Callbacks for fit: keep the best model (by validation AUC) in out_dir/model.keras; stop, and go back to the best weights from epoch 5 on, when it stops improving."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         ### BEGIN SOLUTION
@@ -153,7 +181,7 @@ q2 = STAGE.exercise(
             keras.callbacks.ModelCheckpoint(out_dir / "model.keras", monitor="val_auc", mode="max",
                                             save_best_only=True),
             keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=4,
-                                          restore_best_weights=True),
+                                          start_from_epoch=4, restore_best_weights=True),
         ]
         ### END SOLUTION
     ''',
@@ -164,8 +192,9 @@ q2 = STAGE.exercise(
         "ones (the network can memorise those). AUC is better when higher, so say "
         "`mode=\"max\"`.",
         "`ModelCheckpoint(out_dir / \"model.keras\", monitor=..., mode=..., save_best_only=True)` "
-        "and `EarlyStopping(monitor=..., mode=..., patience=4, restore_best_weights=True)`, "
-        "returned in a list.",
+        "and `EarlyStopping(monitor=..., mode=..., patience=4, start_from_epoch=4, "
+        "restore_best_weights=True)`, returned in a list. `start_from_epoch=4` makes early "
+        "stopping ignore epochs 1 to 4, while the learning rate is still high.",
     ],
     mistakes=[
         ("return [keras.callbacks.ModelCheckpoint(out_dir / 'model.keras', monitor='auc', mode='max',\n"
@@ -181,6 +210,10 @@ q2 = STAGE.exercise(
          "                                      restore_best_weights=True)]", "max"),
         ("return [keras.callbacks.ModelCheckpoint(out_dir / 'model.keras', monitor='val_auc', mode='max',\n"
          "                                        save_best_only=True)]", "EarlyStopping"),
+        ("return [keras.callbacks.ModelCheckpoint(out_dir / 'model.keras', monitor='val_auc', mode='max',\n"
+         "                                        save_best_only=True),\n"
+         "        keras.callbacks.EarlyStopping(monitor='val_auc', mode='max', patience=4,\n"
+         "                                      restore_best_weights=True)]", "start_from_epoch"),
     ],
 )
 
@@ -247,6 +280,16 @@ def _(make_callbacks):
     expect(1 <= int(stop.patience) <= 10,
            "Give EarlyStopping a patience of a few epochs: 0 stops at the first wobble, a large "
            "one never stops.")
+
+
+@q2.test("ignores the first epochs")
+def _(make_callbacks):
+    callbacks, _ = _callbacks(make_callbacks)
+    for stop in _of(callbacks, "EarlyStopping"):
+        expect(1 <= int(getattr(stop, "start_from_epoch", 0) or 0) <= 6,
+               "While the learning rate is high, in the first epochs, a good validation score is "
+               "often luck, and early stopping would keep that model: pass start_from_epoch=4 to "
+               "EarlyStopping.")
 
 
 @q2.hidden_test("the checkpoint and the stopping rule agree")
