@@ -817,7 +817,7 @@ def stage06():
 
         A lower threshold catches more parasites and flags more healthy cells. In screening,
         a flagged cell costs a second look by a microscopist, while a miss can cost a patient:
-        so we ask for high sensitivity (say 96%) and, among thresholds that reach it, take the
+        so we ask for high sensitivity (say 95%) and, among thresholds that reach it, take the
         highest, which flags the fewest healthy cells.
 
         Choose it on the **validation** patients. Choosing on the test patients would tune the
@@ -829,7 +829,7 @@ def stage06():
         validation probabilities, at which sensitivity is at least `min_sensitivity`.
         """)
     nb.code("""
-        threshold = pick_threshold(val.y, p_val, min_sensitivity=0.96)
+        threshold = pick_threshold(val.y, p_val, min_sensitivity=0.95)
         print(f"Threshold: {threshold:.3f}")
         grading.show(plot_roc(val.y, p_val, threshold))
     """)
