@@ -6,7 +6,9 @@
 Each fold's patients are the test set; the other patients are split again by patient into
 training and validation (early stopping and the decision threshold are chosen on validation,
 never on test). Prints mean and standard deviation of every metric over the folds, and wall
-times. Results go to OUT/cv.json after every fold, so an interrupted run picks up where it was.
+times, then the same folds under other threshold rules (sensitivity floors), from the
+probabilities each fold keeps. Results go to OUT/cv.json after every fold, so an interrupted run
+picks up where it was.
 """
 
 import argparse
@@ -80,6 +82,30 @@ def table(results):
     return "\n".join(lines)
 
 
+def threshold_rules(out, results, floors=(0.95, 0.96)):
+    """Each recipe's test scores under other threshold rules, from the probabilities kept per fold:
+    the balanced (Youden) choice, and sensitivity floors, all chosen on validation."""
+    lines = ["| recipe | threshold rule | folds | accuracy | sensitivity | specificity |", "|---" * 6 + "|"]
+    for name in results:
+        files = sorted(Path(out).glob(f"{name}-fold*/probabilities.npz"))
+        if not files:
+            continue
+        for floor in (None, *floors):
+            scores = []
+            for f in files:
+                z = np.load(f)
+                t = evaluate.choose_threshold(z["y_val"], z["p_val"], min_sensitivity=floor)
+                scores.append(evaluate.metrics(z["y_test"], z["p_test"], t))
+            cells = []
+            for m in ("accuracy", "sensitivity", "specificity"):
+                values = [s[m] for s in scores]
+                sd = statistics.stdev(values) if len(values) > 1 else 0.0
+                cells.append(f"{statistics.mean(values):.3f} ± {sd:.3f}")
+            rule = "balanced (Youden)" if floor is None else f"sensitivity >= {floor:g}"
+            lines.append(f"| {name} | {rule} | {len(files)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, nargs="+", type=Path)
@@ -117,6 +143,7 @@ def main():
             write_json(store, results)
             print({m: round(report[m], 4) for m in METRICS}, f"train {report['train_seconds']:.0f} s", flush=True)
     print("\n" + table(results))
+    print("\n" + threshold_rules(args.out, results))
 
 
 if __name__ == "__main__":
