@@ -56,7 +56,7 @@ def run_fold(arrays, rows, recipe, out, seed):
     report.pop("per_patient")
     # Kept so that other threshold rules can be compared later without training again.
     np.savez_compressed(Path(out) / "probabilities.npz", y_test=parts["test"].y, p_test=p_test,
-                        y_val=parts["val"].y, p_val=evaluate.predict(model, parts["val"].x, tta=recipe.tta))
+                        y_val=parts["val"].y, p_val=summary["val_probabilities"])
     report.update(train_seconds=summary["train_seconds"], epochs=summary["epochs_run"],
                   images_per_second=statistics.median(summary["images_per_second"]),
                   predict_seconds=time.perf_counter() - start, n_train=summary["n_train"])

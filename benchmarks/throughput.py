@@ -8,7 +8,6 @@ Each batch size trains for ``--epochs`` epochs; the first is a warm-up and is no
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -21,17 +20,9 @@ keras = import_keras()
 
 from malaria_lab.data.layout import find_images  # noqa: E402
 from malaria_lab.pipeline import load_arrays, make_dataset  # noqa: E402
+from malaria_lab.reference import device  # noqa: E402
 from malaria_lab.split import Row  # noqa: E402
 from malaria_lab.train import build_model, compile_model, get_recipe  # noqa: E402
-
-
-def device_name():
-    if keras.backend.backend() == "torch":
-        import torch
-
-        if torch.cuda.is_available():
-            return torch.cuda.get_device_name(0)
-    return f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})"
 
 
 def main():
@@ -51,7 +42,7 @@ def main():
     decode = time.perf_counter() - start
     print(f"{len(arrays)} images decoded at {recipe.image_size} px in {decode:.1f} s; "
           f"backend {keras.backend.backend()}, {args.precision}, {args.workers} loader threads, "
-          f"{device_name()}", flush=True)
+          f"{device()['used']} ({os.cpu_count()} CPU cores)", flush=True)
     print("| batch size | images/s | seconds per epoch |\n|---|---|---|")
     for batch_size in args.batch_sizes:
         r = recipe.but(batch_size=batch_size)

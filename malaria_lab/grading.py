@@ -97,6 +97,12 @@ def work_dir():
     return (drive if drive is not None else Path.home()) / "malaria_lab_work"
 
 
+def local_images_dir():
+    """Where images unpack when the work folder is on Google Drive, which is slow with thousands
+    of small files: this machine's own disk."""
+    return Path.home() / "malaria_lab_data"
+
+
 def memory_gb():
     """This machine's memory in GB, container limits (cgroup, Binder's ``MEM_LIMIT``) included."""
     from .magics import memory
@@ -181,7 +187,7 @@ class Course:
     def images_dir(self):
         """Where stage 1 unpacks the images: beside the zip, or on this machine's own disk when
         the work folder is on Google Drive, which is slow with thousands of small files."""
-        return Path.home() / "malaria_lab_data" if self.on_drive else self.data_dir
+        return local_images_dir() if self.on_drive else self.data_dir
 
     @property
     def manifest_path(self):

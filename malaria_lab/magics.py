@@ -228,7 +228,7 @@ def check_memory(total=None, available=None):
 
 def _data_candidates():
     """Where a data set may be: $MALARIA_LAB_DATA, ./data, then the course work folder's data/."""
-    from .grading import DATA_ENV, work_dir
+    from .grading import DATA_ENV, local_images_dir, work_dir
 
     out = []
     if os.environ.get(DATA_ENV):
@@ -236,7 +236,7 @@ def _data_candidates():
     out.append(("./data", Path.cwd() / "data"))
     out.append(("work folder", work_dir() / "data"))
     # With the work folder on Drive (Colab), the images are unpacked on the machine instead.
-    local = Path.home() / "malaria_lab_data"
+    local = local_images_dir()
     if local != work_dir() / "data":
         out.append(("unpacked from Drive", local))
     return out

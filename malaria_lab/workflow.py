@@ -35,7 +35,8 @@ def train_and_calibrate(train, val, out_dir, recipe, seed=0, verbose="auto", log
     """Fit the recipe's model, then choose the decision threshold on the validation patients.
 
     Writes ``model.keras``, ``history.json`` and ``training.json`` (recipe, threshold, validation
-    scores) to ``out_dir``; returns (model, training summary).
+    scores) to ``out_dir``; returns (model, training summary plus the validation probabilities,
+    ``val_probabilities``, which the threshold was chosen from).
     """
     from . import evaluate, train as training
 
@@ -70,7 +71,7 @@ def train_and_calibrate(train, val, out_dir, recipe, seed=0, verbose="auto", log
     state = json.loads((out / "state.json").read_text())
     log(f"Best epoch {state['best_epoch'] + 1} of {summary['epochs_run']} ({recipe.monitor} "
         f"{state['best']:.4f}); threshold {threshold:.3f} chosen on the validation patients.")
-    return best, summary
+    return best, dict(summary, val_probabilities=p_val)
 
 
 def _backend():

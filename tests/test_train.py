@@ -36,6 +36,7 @@ def test_short_training_learns(backend, synth_data, tmp_path):
     assert result["backend"] == backend
     assert result["accuracy"] > 0.7, result
     assert result["auc"] > 0.75, result
+    assert result["threshold_from_returned_val"], "the returned validation probabilities chose the threshold"
     assert (tmp_path / "model.keras").is_file() and (tmp_path / "training.json").is_file()
 
 

@@ -22,4 +22,6 @@ parts = arrays.parts(rows)
 model, summary = train_and_calibrate(parts["train"], parts["val"], out, recipe, verbose=0, log=lambda *a: None)
 report = evaluate.evaluate(model, parts["test"], threshold=summary["threshold"])
 print(json.dumps({"backend": keras.backend.backend(), "accuracy": report["accuracy"],
-                  "auc": report["auc"], "val_accuracy": summary["validation"]["accuracy"]}))
+                  "auc": report["auc"], "val_accuracy": summary["validation"]["accuracy"],
+                  "threshold_from_returned_val": evaluate.choose_threshold(
+                      parts["val"].y, summary["val_probabilities"]) == summary["threshold"]}))
