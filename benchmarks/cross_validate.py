@@ -63,6 +63,12 @@ def run_fold(arrays, rows, recipe, out, seed):
     return report
 
 
+def mean_sd(values, fmt="{:.3f}"):
+    """``mean ± standard deviation`` over folds (0 for a single fold)."""
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{fmt.format(statistics.mean(values))} ± {fmt.format(sd)}"
+
+
 def table(results):
     lines = ["| recipe | folds | " + " | ".join(METRICS) + " | train time | decode time | images/s |",
              "|---" * (len(METRICS) + 5) + "|"]
@@ -72,9 +78,7 @@ def table(results):
             continue
 
         def ms(key, fmt="{:.3f}"):
-            values = [f[key] for f in done]
-            sd = statistics.stdev(values) if len(values) > 1 else 0.0
-            return f"{fmt.format(statistics.mean(values))} ± {fmt.format(sd)}"
+            return mean_sd([f[key] for f in done], fmt)
 
         lines.append(f"| {name} | {len(done)} | " + " | ".join(ms(m) for m in METRICS)
                      + f" | {ms('train_seconds', '{:.0f}')} s | {ms('decode_seconds', '{:.0f}')} s"
@@ -90,17 +94,12 @@ def threshold_rules(out, results, floors=(0.95, 0.96)):
         files = sorted(Path(out).glob(f"{name}-fold*/probabilities.npz"))
         if not files:
             continue
+        kept = [dict(np.load(f)) for f in files]
         for floor in (None, *floors):
-            scores = []
-            for f in files:
-                z = np.load(f)
-                t = evaluate.choose_threshold(z["y_val"], z["p_val"], min_sensitivity=floor)
-                scores.append(evaluate.metrics(z["y_test"], z["p_test"], t))
-            cells = []
-            for m in ("accuracy", "sensitivity", "specificity"):
-                values = [s[m] for s in scores]
-                sd = statistics.stdev(values) if len(values) > 1 else 0.0
-                cells.append(f"{statistics.mean(values):.3f} ± {sd:.3f}")
+            scores = [evaluate.metrics(z["y_test"], z["p_test"],
+                                       evaluate.choose_threshold(z["y_val"], z["p_val"], min_sensitivity=floor))
+                      for z in kept]
+            cells = [mean_sd([s[m] for s in scores]) for m in ("accuracy", "sensitivity", "specificity")]
             rule = "balanced (Youden)" if floor is None else f"sensitivity >= {floor:g}"
             lines.append(f"| {name} | {rule} | {len(files)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -753,8 +753,10 @@ def stage05():
     nb.md("""
         ## What you have
 
-        A trained network, the best one by validation AUC from epoch 5 on, saved in your work
-        folder with its history. Stage 6 judges it on the test patients.
+        A trained network, the best one by validation AUC from epoch 5 on (in fast mode, with
+        fewer epochs, the last one), saved in your work folder with its history. Early stopping
+        ignored the first 4 epochs, so when the best epoch above is one of them, the model you
+        kept is a later one. Stage 6 judges it on the test patients.
         """)
     return nb
 

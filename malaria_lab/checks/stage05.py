@@ -121,9 +121,8 @@ def _(compile_for_training):
 @q1.test("softens the labels a little")
 def _(compile_for_training):
     model, _ = _compiled(compile_for_training)
-    smoothing = getattr(model.loss, "label_smoothing", None) if model.loss is not None else None
-    if smoothing is None and hasattr(model.loss, "get_config"):
-        smoothing = model.loss.get_config().get("label_smoothing")
+    config = model.loss.get_config() if hasattr(model.loss, "get_config") else {}
+    smoothing = config.get("label_smoothing")
     expect(smoothing is not None and abs(float(smoothing) - 0.1) < 1e-6,
            "Use label smoothing 0.1: `keras.losses.BinaryCrossentropy(label_smoothing=0.1)`. "
            "About 1 in 20 labels in this data set is thought to be wrong; smoothing keeps the "
