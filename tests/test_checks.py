@@ -66,6 +66,19 @@ def test_untouched_exercise_is_not_attempted(stage, ex_id):
             assert result.message.startswith("Not attempted")
 
 
+@pytest.mark.parametrize("stage,ex_id", ALL)
+def test_checks_leave_no_temporary_files(stage, ex_id, tmp_path, monkeypatch):
+    """Students run checks again and again: each run cleans up what it made."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ex = load_stage(stage)[ex_id]
+    ns = namespace(stage, ex.solution_code)
+    for hidden in (False, True):
+        ex.run(ns, hidden=hidden)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("stage,ex_id,k", MISTAKES)
 def test_typical_mistake_fails_with_its_message(stage, ex_id, k):
     ex = load_stage(stage)[ex_id]

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import shutil
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -164,15 +165,6 @@ def _tree(spec):
     return root
 
 
-def _remove(root):
-    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
-        for f in filenames:
-            os.unlink(os.path.join(dirpath, f))
-        for d in dirnames:
-            os.rmdir(os.path.join(dirpath, d))
-    os.rmdir(root)
-
-
 def _count_case(count_images, spec):
     root = _tree(spec)
     try:
@@ -182,7 +174,7 @@ def _count_case(count_images, spec):
             expect(False, f"`count_images` should return a dict, but returned a {raise_type}.")
         return {k: v for k, v in got.items()}
     finally:
-        _remove(root)
+        shutil.rmtree(root)
 
 
 _PNG = b"\x89PNG\r\n\x1a\n"

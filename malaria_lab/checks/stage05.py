@@ -218,9 +218,11 @@ q2 = STAGE.exercise(
 
 
 def _callbacks(make_callbacks):
+    """The student's callbacks for a folder that is gone again by the time the checks read them:
+    building callbacks writes nothing, and each check run would otherwise leave a folder behind."""
     keras = _keras()
-    out = tempfile.mkdtemp(prefix="malaria_lab_check_")
-    got = call(make_callbacks, out, label="make_callbacks(out_dir)")
+    with tempfile.TemporaryDirectory(prefix="malaria_lab_check_") as out:
+        got = call(make_callbacks, out, label="make_callbacks(out_dir)")
     expect(isinstance(got, (list, tuple)), f"`make_callbacks` should return a list of callbacks, "
                                            f"but returned a {type(got).__name__}.")
     expect(all(isinstance(c, keras.callbacks.Callback) for c in got),
