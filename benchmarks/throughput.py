@@ -20,6 +20,7 @@ keras = import_keras()
 
 from malaria_lab.data.layout import find_images  # noqa: E402
 from malaria_lab.pipeline import load_arrays, make_dataset  # noqa: E402
+from malaria_lab.precision import CHOICES, resolve  # noqa: E402
 from malaria_lab.reference import device  # noqa: E402
 from malaria_lab.split import Row  # noqa: E402
 from malaria_lab.train import build_model, compile_model, get_recipe  # noqa: E402
@@ -32,16 +33,17 @@ def main():
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256, 1024])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="threads that prepare batches")
-    parser.add_argument("--precision", default="float32", help="float32 or mixed_bfloat16")
+    parser.add_argument("--precision", choices=CHOICES,
+                        help="float32, mixed_bfloat16 or auto (default: the recipe's own)")
     args = parser.parse_args()
-    keras.mixed_precision.set_global_policy(args.precision)
     recipe = get_recipe(args.recipe)
+    recipe = recipe.but(precision=args.precision or recipe.precision)
     start = time.perf_counter()
     rows = [Row(r.path, r.label, r.patient, "train") for r in find_images(args.data)]
     arrays = load_arrays(rows, recipe.image_size, use_cache=False)
     decode = time.perf_counter() - start
     print(f"{len(arrays)} images decoded at {recipe.image_size} px in {decode:.1f} s; "
-          f"backend {keras.backend.backend()}, {args.precision}, {args.workers} loader threads, "
+          f"backend {keras.backend.backend()}, {resolve(recipe.precision)}, {args.workers} loader threads, "
           f"{device()['used']} ({os.cpu_count()} CPU cores)", flush=True)
     print("| batch size | images/s | seconds per epoch |\n|---|---|---|")
     for batch_size in args.batch_sizes:

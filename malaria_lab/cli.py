@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import MalariaLabError
+from .precision import CHOICES as PRECISIONS
 
 
 def _download(args):
@@ -48,7 +49,12 @@ def _split(args):
 def _train(args):
     from .workflow import train_on
 
-    train_on(args.data, args.out, recipe=args.recipe, seed=args.seed, verbose=_verbosity(args))
+    from .train import get_recipe
+
+    recipe = get_recipe(args.recipe)
+    if args.precision:
+        recipe = recipe.but(precision=args.precision)
+    train_on(args.data, args.out, recipe=recipe, seed=args.seed, verbose=_verbosity(args))
 
 
 def _evaluate(args):
@@ -121,6 +127,9 @@ def parser():
     c.add_argument("--data", required=True, nargs="+", type=Path, help=data_help + "; several allowed")
     c.add_argument("--out", required=True, type=Path)
     c.add_argument("--recipe", default="reference", help="reference (default), tutorial or fast")
+    c.add_argument("--precision", choices=PRECISIONS,
+                   help="compute in float32 (every recipe's default) or bfloat16; auto: bfloat16 "
+                        "where the CPU has it natively (about a quarter faster there)")
     c.add_argument("--seed", type=int, default=0)
 
     c = command("evaluate", _evaluate, "Evaluate a saved model on data; writes OUT/report.json and plots.")

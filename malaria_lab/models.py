@@ -1,7 +1,8 @@
 """The CNNs: the 2020 tutorial's small network, and the course's improved reference network.
 
 Both take images as float pixels 0-255 (the ``Rescaling`` layer is inside the model, so a saved
-model needs no separate preprocessing) and output the probability that the cell is parasitized.
+model needs no separate preprocessing) and output the probability that the cell is parasitized,
+computed in float32 even when the rest trains in bfloat16 (AUC ranks probabilities finely).
 """
 
 import keras
@@ -30,7 +31,7 @@ def tutorial_cnn(image_size=100, filters=(32, 32, 64), kernel_size=3, dense_unit
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     if dropout:
         x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(1, activation="sigmoid", name="parasitized")(x)
+    outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="parasitized")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -61,7 +62,7 @@ def reference_cnn(image_size=64, widths=(16, 32, 64, 128), convs_per_block=2, dr
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     if dropout:
         x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(1, activation="sigmoid", name="parasitized")(x)
+    outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="parasitized")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -79,6 +80,10 @@ def build(architecture, **kwargs):
     return BUILDERS[architecture](**kwargs)
 
 
-def load_model(path, compile=True):
-    """Load a saved ``.keras`` model, custom layers included."""
-    return keras.saving.load_model(path, compile=compile)
+def load_model(path, compile=True, float32=True):
+    """Load a saved ``.keras`` model, custom layers included; with ``float32``, a model trained in
+    mixed precision computes in float32 again, so it predicts alike on any machine."""
+    from .precision import to_float32
+
+    model = keras.saving.load_model(path, compile=compile)
+    return to_float32(model) if float32 else model

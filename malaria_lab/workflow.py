@@ -39,13 +39,15 @@ def train_and_calibrate(train, val, out_dir, recipe, seed=0, verbose="auto", log
     ``val_probabilities``, which the threshold was chosen from).
     """
     from . import evaluate, train as training
+    from .precision import resolve
 
     recipe = training.get_recipe(recipe)
     out = Path(out_dir)
     start = time.perf_counter()
     model = training.build_model(recipe, seed=seed)
+    computes_in = resolve(recipe.precision)
     log(f"Training the {recipe.name} recipe ({recipe.architecture} CNN, {recipe.image_size} px, "
-        f"up to {recipe.epochs} epochs) on {len(train)} cells, validating on {len(val)}.")
+        f"{computes_in}, up to {recipe.epochs} epochs) on {len(train)} cells, validating on {len(val)}.")
     history = training.fit(model, train, val, out, recipe, seed=seed, verbose=verbose, callbacks=callbacks)
     best = training.load_best(out)
     p_val = evaluate.predict(best, val.x, tta=recipe.tta)
@@ -56,6 +58,7 @@ def train_and_calibrate(train, val, out_dir, recipe, seed=0, verbose="auto", log
         "threshold": threshold,
         "tta": recipe.tta,
         "image_size": recipe.image_size,
+        "precision": computes_in,
         "n_train": len(train),
         "n_val": len(val),
         "train_patients": len(set(train.patients)),

@@ -1,4 +1,5 @@
-"""The cross-validation benchmark's comparison of threshold rules, on kept probabilities."""
+"""The benchmarks: cross-validation's comparison of threshold rules on kept probabilities, and
+the throughput script in the precision asked for."""
 
 import importlib.util
 from pathlib import Path
@@ -39,3 +40,20 @@ def test_threshold_rules_compare_floors_fold_by_fold(tmp_path):
     # A strict floor buys sensitivity with specificity.
     assert sensitivity[1] > sensitivity[0] and specificity[1] < specificity[0]
     assert cv.threshold_rules(tmp_path, {"tutorial": {}}).count("\n") == 1  # no folds kept: header only
+
+
+def test_throughput_trains_in_the_precision_asked_for(tmp_path):
+    import subprocess
+    import sys
+
+    from malaria_lab.data.synth import synthesize
+
+    synthesize(tmp_path / "data", per_class=24, patients=4, seed=0)
+    script = SCRIPT.with_name("throughput.py")
+    done = subprocess.run([sys.executable, str(script), "--data", str(tmp_path / "data"), "--recipe", "fast",
+                           "--batch-sizes", "16", "--epochs", "2", "--precision", "mixed_bfloat16"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "48 images decoded" in done.stdout and "mixed_bfloat16" in done.stdout, done.stdout
+    row = [line for line in done.stdout.splitlines() if line.startswith("| 16 |")]
+    assert row and float(row[0].split("|")[2].replace(",", "")) > 0, done.stdout

@@ -85,3 +85,19 @@ def test_run_train_evaluate_end_to_end_on_embedded_data(tmp_path):
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
     assert report["n_test"] == 2000 and report["threshold"] == threshold
+
+
+@pytest.mark.slow
+def test_train_in_bfloat16_then_evaluate(tmp_path):
+    data = tmp_path / "d"
+    assert cli("synth", "--out", data, "--per-class", "60", "--patients", "6").returncode == 0
+    trained = cli("train", "--data", data, "--out", tmp_path / "m", "--recipe", "fast",
+                  "--precision", "mixed_bfloat16", "-q")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    training = json.loads((tmp_path / "m" / "training.json").read_text())
+    assert training["precision"] == "mixed_bfloat16" == training["recipe"]["precision"]
+    assert "mixed_bfloat16" in trained.stdout
+    evaluated = cli("evaluate", "--model", tmp_path / "m" / "model.keras", "--data", data,
+                    "--out", tmp_path / "e", "-q")
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    assert json.loads((tmp_path / "e" / "report.json").read_text())["n_test"] == 120
