@@ -47,9 +47,8 @@ def _split(args):
 
 
 def _train(args):
-    from .workflow import train_on
-
     from .train import get_recipe
+    from .workflow import train_on
 
     recipe = get_recipe(args.recipe)
     if args.precision:

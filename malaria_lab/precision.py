@@ -3,8 +3,8 @@ everywhere else, and float32 again once a model is saved and loaded.
 
 Keras mixed precision computes in bfloat16 and keeps the weights in float32. On a CPU with
 AVX-512 BF16 instructions, TensorFlow trains the reference CNN about a quarter faster that way,
-with the same cross-validated accuracy. Elsewhere bfloat16 is emulated and slower, so ``auto``
-picks it only where the processor has the instructions.
+with cross-validated accuracy within noise of float32. Elsewhere bfloat16 is emulated and slower,
+so ``auto`` picks it only where the processor has the instructions.
 """
 
 import contextlib

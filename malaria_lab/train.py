@@ -47,7 +47,7 @@ class Recipe:
     # in one fold whose few validation patients had a tail of hard positive cells.
     min_sensitivity: float = None
     # "mixed_bfloat16" (or "auto": where the CPU has it natively, see malaria_lab.precision)
-    # trained 28% faster on 2 cores, but cross-validated 0.956 +- 0.015 accuracy against 0.958 +-
+    # trained about a quarter faster on 2 cores, but cross-validated 0.956 +- 0.015 accuracy against 0.958 +-
     # 0.010, 1.2 points lower on the hardest fold; time is within budget, so float32 stays.
     # Saved models load back in float32 either way.
     precision: str = "float32"
