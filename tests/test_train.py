@@ -1,4 +1,5 @@
-"""Training on the embedded data: it learns under TensorFlow and PyTorch, stops early, resumes."""
+"""Training on the embedded data: it learns under TensorFlow and PyTorch, stops early, resumes,
+and trains in bfloat16 with a model that loads back in float32."""
 
 import json
 import os
@@ -10,7 +11,8 @@ import keras
 import numpy as np
 import pytest
 
-from malaria_lab import MalariaLabError
+from malaria_lab import MalariaLabError, precision
+from malaria_lab.models import load_model
 from malaria_lab.pipeline import Arrays
 from malaria_lab.train import build_model, fit, get_recipe
 
@@ -127,3 +129,22 @@ def test_cosine_schedule_warms_up_then_decays(tmp_path):
     lr = history["learning_rate"]
     assert lr[0] == pytest.approx(recipe.learning_rate, rel=0.05)
     assert lr[0] > lr[1] > lr[2] > lr[3]
+
+
+def test_bfloat16_recipe_trains_and_its_saved_model_loads_in_float32(tmp_path):
+    recipe = _recipe(precision="mixed_bfloat16", epochs=2)
+    model = build_model(recipe)
+    assert keras.mixed_precision.global_policy().name == "float32", "the global policy is restored"
+    convs = [layer for layer in precision.layers_of(model) if isinstance(layer, keras.layers.Conv2D)]
+    assert convs and all(c.compute_dtype == "bfloat16" and c.variable_dtype == "float32" for c in convs)
+    assert model.layers[-1].compute_dtype == "float32", "the probability is computed in float32"
+    history = fit(model, _tiny_arrays(), _tiny_arrays(seed=1), tmp_path, recipe, verbose=0)
+    assert len(history["loss"]) == 2 and all(np.isfinite(history["loss"]))
+
+    again = load_model(tmp_path / "model.keras")
+    assert {layer.compute_dtype for layer in precision.layers_of(again)} == {"float32"}
+    x = _tiny_arrays(8, seed=2).x.astype("float32")
+    p32 = keras.ops.convert_to_numpy(again(x, training=False))
+    p16 = keras.ops.convert_to_numpy(load_model(tmp_path / "model.keras", float32=False)(x, training=False))
+    assert p32.dtype == np.float32
+    assert np.allclose(p32, p16, atol=0.05), "the same weights, so nearly the same probabilities"
