@@ -105,6 +105,24 @@ def threshold_rules(out, results, floors=(0.95, 0.96)):
     return "\n".join(lines)
 
 
+def with_changes(recipe, changes, name=None):
+    """``recipe`` with ``FIELD=VALUE`` changes (values read as JSON where they parse), named after
+    them unless ``name`` is given, so a variant is one command and keeps its own results."""
+    if not changes:
+        return recipe.but(name=name) if name else recipe
+    fields = {}
+    for change in changes:
+        key, sep, text = change.partition("=")
+        if not sep or key not in recipe.__dataclass_fields__ or key == "name":
+            known = ", ".join(f for f in recipe.__dataclass_fields__ if f != "name")
+            raise SystemExit(f"--set {change!r}: expected FIELD=VALUE with FIELD one of {known}.")
+        try:
+            fields[key] = json.loads(text)
+        except json.JSONDecodeError:
+            fields[key] = text
+    return recipe.but(name=name or recipe.name + "+" + ",".join(changes), **fields)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, nargs="+", type=Path)
@@ -112,8 +130,14 @@ def main():
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--only", help="comma-separated fold numbers to run (1-based), e.g. 1,2")
     parser.add_argument("--recipes", nargs="+", default=["reference", "tutorial"])
+    parser.add_argument("--set", nargs="+", default=[], metavar="FIELD=VALUE",
+                        help="change recipe fields for a variant, e.g. image_size=56 epochs=13 "
+                             "or 'model={\"dropout\": 0}' (values are JSON where they parse)")
+    parser.add_argument("--name", help="name the variant's results (default: recipe+changes)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    recipes = [with_changes(get_recipe(base), args.set, args.name if len(args.recipes) == 1 else None)
+               for base in args.recipes]
     args.out.mkdir(parents=True, exist_ok=True)
     images = gather_images(args.data)
     folds = patient_folds(images, args.folds, seed=args.seed)
@@ -122,8 +146,8 @@ def main():
     todo = [int(f) - 1 for f in args.only.split(",")] if args.only else range(args.folds)
     print(f"{len(images)} images, {len(folds)} patients, {args.folds} folds; "
           f"backend {keras.backend.backend()}, {os.cpu_count()} CPU cores", flush=True)
-    for name in args.recipes:
-        recipe = get_recipe(name)
+    for recipe in recipes:
+        name = recipe.name
         start = time.perf_counter()
         all_rows = fold_rows(images, folds, 0, args.seed)
         arrays = load_arrays(all_rows, recipe.image_size, progress=True)

@@ -1,5 +1,5 @@
-"""The benchmarks: cross-validation's comparison of threshold rules on kept probabilities, and
-the throughput script in the precision asked for."""
+"""The benchmarks: cross-validation of a recipe or a variant of one, its comparison of threshold
+rules on kept probabilities, and the throughput script in the precision asked for."""
 
 import importlib.util
 from pathlib import Path
@@ -57,3 +57,43 @@ def test_throughput_trains_in_the_precision_asked_for(tmp_path):
     assert "48 images decoded" in done.stdout and "mixed_bfloat16" in done.stdout, done.stdout
     row = [line for line in done.stdout.splitlines() if line.startswith("| 16 |")]
     assert row and float(row[0].split("|")[2].replace(",", "")) > 0, done.stdout
+
+
+def test_a_variant_is_a_recipe_with_fields_changed():
+    cv = _load()
+    from malaria_lab.train import get_recipe
+
+    base = get_recipe("reference")
+    variant = cv.with_changes(base, ["image_size=56", "epochs=13", 'model={"dropout": 0}', "precision=mixed_bfloat16"])
+    assert (variant.image_size, variant.epochs, variant.model, variant.precision) == (56, 13, {"dropout": 0},
+                                                                                       "mixed_bfloat16")
+    assert variant.name == 'reference+image_size=56,epochs=13,model={"dropout": 0},precision=mixed_bfloat16'
+    assert variant.learning_rate == base.learning_rate and base.image_size == 64  # the rest, and the base, stay
+    assert cv.with_changes(base, ["epochs=3"], name="short").name == "short"
+    assert cv.with_changes(base, []) is base
+    for bad in ("epochs", "epoch=3", "name=x"):
+        try:
+            cv.with_changes(base, [bad])
+        except SystemExit as err:
+            assert bad in str(err) and "image_size" in str(err)
+        else:
+            raise AssertionError(f"--set {bad} was accepted")
+
+
+def test_cross_validation_runs_a_variant_fold_by_fold(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from malaria_lab.data.synth import synthesize
+
+    synthesize(tmp_path / "data", per_class=24, patients=6, seed=0)
+    done = subprocess.run([sys.executable, str(SCRIPT), "--data", str(tmp_path / "data"), "--out", str(tmp_path / "cv"),
+                           "--folds", "2", "--recipes", "fast", "--set", "epochs=1"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / "cv" / "cv.json").read_text())
+    assert list(results) == ["fast+epochs=1"] and sorted(results["fast+epochs=1"]) == ["1", "2"]
+    for report in results["fast+epochs=1"].values():
+        assert report["epochs"] == 1 and 0 <= report["accuracy"] <= 1 and report["n_test"] > 0
+    assert "| fast+epochs=1 | 2 |" in done.stdout, done.stdout
