@@ -97,3 +97,30 @@ def test_cross_validation_runs_a_variant_fold_by_fold(tmp_path):
     for report in results["fast+epochs=1"].values():
         assert report["epochs"] == 1 and 0 <= report["accuracy"] <= 1 and report["n_test"] > 0
     assert "| fast+epochs=1 | 2 |" in done.stdout, done.stdout
+    spread = done.stdout.split("One held-out set of 48 patients")[1]
+    assert "| fast+epochs=1 | 6 of 6 |" in spread, done.stdout  # only 6 patients to draw from
+
+
+def _patient_fold(path, fold, sharp):
+    """A fold's kept test probabilities for 10 patients of 40 cells; ``sharp`` separates the classes."""
+    rng = np.random.default_rng(fold)
+    y = np.tile([0, 1], 200)
+    p = np.clip(0.5 + (y - 0.5) * sharp + rng.normal(0, 0.15, 400), 0, 1)
+    path.mkdir(parents=True)
+    np.savez_compressed(path / "probabilities.npz", y_test=y, p_test=p, y_val=y, p_val=p, threshold=0.5,
+                        patients_test=np.repeat([f"F{fold}P{k}" for k in range(10)], 40))
+
+
+def test_heldout_spread_draws_patients_from_every_fold(tmp_path):
+    cv = _load()
+    for k in (1, 2, 3):
+        _patient_fold(tmp_path / f"good-fold{k}", k, sharp=1.0)
+        _patient_fold(tmp_path / f"poor-fold{k}", k, sharp=0.1)
+    _fold(tmp_path / "old-fold1", seed=1)  # kept before patients were: left out, not an error
+    text = cv.heldout_spread(tmp_path, {"good": {}, "poor": {}, "old": {}}, n_patients=12, draws=200)
+    rows = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[2:-1]] for r in text.splitlines()[2:]}
+    assert sorted(rows) == ["good", "poor"]
+    assert rows["good"][0] == "12 of 30" and rows["good"][-1] == "100%"
+    assert rows["poor"][-1] == "0%"
+    low, mid, high = (float(v) for v in rows["poor"][1].split(" / "))  # accuracy percentiles
+    assert 0.5 < low <= mid <= high < 0.9
