@@ -176,13 +176,20 @@ def main():
     parser.add_argument("--heldout-patients", type=int, default=48,
                         help="size of one held-out set to simulate from the folds' test patients (0: skip)")
     args = parser.parse_args()
-    recipes = [with_changes(get_recipe(base), args.set, args.name if len(args.recipes) == 1 else None)
-               for base in args.recipes]
+    if args.name and len(args.recipes) > 1:
+        parser.error("--name names one recipe's results: give a single --recipes with it.")
+    recipes = [with_changes(get_recipe(base), args.set, args.name) for base in args.recipes]
+    store = args.out / "cv.json"
+    results = json.loads(store.read_text()) if store.is_file() else {}
+    for recipe in recipes:
+        kept = {json.dumps(r["recipe"], sort_keys=True)
+                for r in results.get(recipe.name, {}).values() if "recipe" in r}
+        if kept - {json.dumps(recipe.to_dict(), sort_keys=True)}:
+            parser.error(f"{store} holds results of another recipe named {recipe.name!r}; "
+                         "give another --out or --name.")
     args.out.mkdir(parents=True, exist_ok=True)
     images = gather_images(args.data)
     folds = patient_folds(images, args.folds, seed=args.seed)
-    store = args.out / "cv.json"
-    results = json.loads(store.read_text()) if store.is_file() else {}
     todo = [int(f) - 1 for f in args.only.split(",")] if args.only else range(args.folds)
     print(f"{len(images)} images, {len(folds)} patients, {args.folds} folds; "
           f"backend {keras.backend.backend()}, {os.cpu_count()} CPU cores", flush=True)
@@ -199,7 +206,7 @@ def main():
             rows = fold_rows(images, folds, fold, args.seed)
             print(f"\n== {name}, fold {fold + 1}/{args.folds} ==", flush=True)
             report = run_fold(arrays, rows, recipe, args.out / f"{name}-fold{fold + 1}", args.seed)
-            report["decode_seconds"] = decode_seconds
+            report.update(decode_seconds=decode_seconds, recipe=recipe.to_dict())
             # Read the store again first: runs of other recipes may share it, side by side.
             results = json.loads(store.read_text()) if store.is_file() else {}
             results.setdefault(name, {})[key] = report

@@ -88,9 +88,13 @@ def test_cross_validation_runs_a_variant_fold_by_fold(tmp_path):
     from malaria_lab.data.synth import synthesize
 
     synthesize(tmp_path / "data", per_class=24, patients=6, seed=0)
-    done = subprocess.run([sys.executable, str(SCRIPT), "--data", str(tmp_path / "data"), "--out", str(tmp_path / "cv"),
-                           "--folds", "2", "--recipes", "fast", "--set", "epochs=1"],
-                          capture_output=True, text=True, timeout=600)
+
+    def run(*extra):
+        return subprocess.run([sys.executable, str(SCRIPT), "--data", str(tmp_path / "data"), "--out",
+                               str(tmp_path / "cv"), "--folds", "2", "--recipes", "fast", *extra],
+                              capture_output=True, text=True, timeout=600)
+
+    done = run("--set", "epochs=1")
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((tmp_path / "cv" / "cv.json").read_text())
     assert list(results) == ["fast+epochs=1"] and sorted(results["fast+epochs=1"]) == ["1", "2"]
@@ -99,6 +103,10 @@ def test_cross_validation_runs_a_variant_fold_by_fold(tmp_path):
     assert "| fast+epochs=1 | 2 |" in done.stdout, done.stdout
     spread = done.stdout.split("One held-out set of 48 patients")[1]
     assert "| fast+epochs=1 | 6 of 6 |" in spread, done.stdout  # only 6 patients to draw from
+    again = run("--set", "epochs=1")  # done folds are kept, not trained again
+    assert again.returncode == 0 and "== fast" not in again.stdout, again.stderr[-3000:]
+    clash = run("--set", "epochs=2", "--name", "fast+epochs=1")
+    assert clash.returncode != 0 and "another recipe named 'fast+epochs=1'" in clash.stderr, clash.stderr
 
 
 def _patient_fold(path, fold, sharp):
