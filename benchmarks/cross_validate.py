@@ -40,10 +40,11 @@ METRICS = ("accuracy", "auc", "sensitivity", "specificity", "f1")
 TARGETS = {"accuracy": 0.965, "auc": 0.992, "sensitivity": 0.96}
 
 
-def fold_rows(images, folds, fold, seed):
-    """Rows for one fold: its patients are test; the rest split 85/15 by patient into train/val."""
+def fold_rows(images, folds, fold, seed, validation=0.15):
+    """Rows for one fold: its patients are test; the rest split by patient into train and
+    ``validation``'s share of validation (none at 0)."""
     rest = [ref for ref in images if folds[ref.patient] != fold]
-    inner = assign_patients(rest, (0.85, 0.15), seed=seed + fold)
+    inner = assign_patients(rest, (1 - validation, validation), seed=seed + fold) if validation else {}
     return [Row(r.path, r.label, r.patient,
                 "test" if folds[r.patient] == fold else ("train", "val")[inner.get(r.patient, 0)])
             for r in images]
@@ -51,16 +52,16 @@ def fold_rows(images, folds, fold, seed):
 
 def run_fold(arrays, rows, recipe, out, seed):
     parts = arrays.parts(rows)
-    model, summary = train_and_calibrate(parts["train"], parts["val"], out, recipe, seed=seed, verbose=2)
+    model, summary = train_and_calibrate(parts["train"], parts.get("val"), out, recipe, seed=seed, verbose=2)
     start = time.perf_counter()
     p_test = evaluate.predict(model, parts["test"].x, tta=recipe.tta)
     report = evaluate.evaluate(model, parts["test"], threshold=summary["threshold"], tta=recipe.tta,
                                probabilities=p_test)
     report.pop("per_patient")
     # Kept so that other threshold rules can be compared later without training again.
+    val = {"y_val": parts["val"].y, "p_val": summary["val_probabilities"]} if "val" in parts else {}
     np.savez_compressed(Path(out) / "probabilities.npz", y_test=parts["test"].y, p_test=p_test,
-                        y_val=parts["val"].y, p_val=summary["val_probabilities"],
-                        patients_test=np.array(parts["test"].patients), threshold=summary["threshold"])
+                        patients_test=np.array(parts["test"].patients), threshold=summary["threshold"], **val)
     report.update(train_seconds=summary["train_seconds"], epochs=summary["epochs_run"],
                   images_per_second=statistics.median(summary["images_per_second"]),
                   predict_seconds=time.perf_counter() - start, n_train=summary["n_train"])
@@ -68,7 +69,11 @@ def run_fold(arrays, rows, recipe, out, seed):
 
 
 def mean_sd(values, fmt="{:.3f}"):
-    """``mean ± standard deviation`` over folds (0 for a single fold)."""
+    """``mean ± standard deviation`` over folds (0 for a single fold), leaving out folds where the
+    metric is undefined (NaN: precision and F1 of a model that never says parasitized)."""
+    values = [v for v in values if v is not None and not np.isnan(v)]
+    if not values:
+        return "n/a"
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{fmt.format(statistics.mean(values))} ± {fmt.format(sd)}"
 
@@ -98,14 +103,16 @@ def threshold_rules(out, results, floors=(0.95, 0.96)):
         files = sorted(Path(out).glob(f"{name}-fold*/probabilities.npz"))
         if not files:
             continue
-        kept = [dict(np.load(f)) for f in files]
+        kept = [z for z in (dict(np.load(f)) for f in files) if "p_val" in z]  # not without validation
+        if not kept:
+            continue
         for floor in (None, *floors):
             scores = [evaluate.metrics(z["y_test"], z["p_test"],
                                        evaluate.choose_threshold(z["y_val"], z["p_val"], min_sensitivity=floor))
                       for z in kept]
             cells = [mean_sd([s[m] for s in scores]) for m in ("accuracy", "sensitivity", "specificity")]
             rule = "balanced (Youden)" if floor is None else f"sensitivity >= {floor:g}"
-            lines.append(f"| {name} | {rule} | {len(files)} | " + " | ".join(cells) + " |")
+            lines.append(f"| {name} | {rule} | {len(kept)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -196,14 +203,14 @@ def main():
     for recipe in recipes:
         name = recipe.name
         start = time.perf_counter()
-        all_rows = fold_rows(images, folds, 0, args.seed)
+        all_rows = fold_rows(images, folds, 0, args.seed, recipe.validation)
         arrays = load_arrays(all_rows, recipe.image_size, progress=True)
         decode_seconds = time.perf_counter() - start
         for fold in todo:
             key = str(fold + 1)
             if results.get(name, {}).get(key):
                 continue
-            rows = fold_rows(images, folds, fold, args.seed)
+            rows = fold_rows(images, folds, fold, args.seed, recipe.validation)
             print(f"\n== {name}, fold {fold + 1}/{args.folds} ==", flush=True)
             report = run_fold(arrays, rows, recipe, args.out / f"{name}-fold{fold + 1}", args.seed)
             report.update(decode_seconds=decode_seconds, recipe=recipe.to_dict())

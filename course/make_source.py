@@ -893,6 +893,13 @@ def stage06():
         A detector you can describe the way a clinic would: its sensitivity and specificity on
         patients it has never seen, at a threshold chosen before looking at them, and what its
         mistakes look like. That is the end of the course.
+
+        One step further, once the recipe is settled: the validation patients were there to
+        choose the epoch and the threshold. When cross-validation over many splits has fixed
+        both in advance, they are worth more as training data, and `malaria-lab train` trains
+        the reference recipe on every patient with the threshold at 0.5. Across five folds by
+        patient that raised accuracy from 0.958 to 0.961 and sensitivity from 0.941 to 0.945
+        (the README's Benchmarks section).
         """)
     return nb
 

@@ -53,7 +53,8 @@ def _train(args):
     recipe = get_recipe(args.recipe)
     if args.precision:
         recipe = recipe.but(precision=args.precision)
-    train_on(args.data, args.out, recipe=recipe, seed=args.seed, verbose=_verbosity(args))
+    train_on(args.data, args.out, recipe=recipe, seed=args.seed, val_fraction=args.validation,
+             verbose=_verbosity(args))
 
 
 def _evaluate(args):
@@ -122,13 +123,17 @@ def parser():
                    help="'image' is the tutorial's leaky random split, for demonstrations only")
     c.add_argument("--no-hash", action="store_true", help="skip the duplicate-image check")
 
-    c = command("train", _train, "Train on data (its own patient-level validation split); writes OUT/model.keras.")
+    c = command("train", _train, "Train on data (with the recipe's patient-level validation split, if any); "
+                "writes OUT/model.keras.")
     c.add_argument("--data", required=True, nargs="+", type=Path, help=data_help + "; several allowed")
     c.add_argument("--out", required=True, type=Path)
     c.add_argument("--recipe", default="reference", help="reference (default), tutorial or fast")
     c.add_argument("--precision", choices=PRECISIONS,
                    help="compute in float32 (every recipe's default) or bfloat16; auto: bfloat16 "
                         "where the CPU has it natively (about a quarter faster there)")
+    c.add_argument("--validation", type=float, metavar="SHARE",
+                   help="share of patients held out to stop early and choose the threshold on (default: the "
+                        "recipe's; reference: 0, every patient trains and the threshold is 0.5)")
     c.add_argument("--seed", type=int, default=0)
 
     c = command("evaluate", _evaluate, "Evaluate a saved model on data; writes OUT/report.json and plots.")

@@ -51,6 +51,10 @@ class Recipe:
     # 0.010, 1.2 points lower on the hardest fold; time is within budget, so float32 stays.
     # Saved models load back in float32 either way.
     precision: str = "float32"
+    # Share of patients that `malaria-lab train` and cross-validation hold out for early stopping
+    # and choosing the threshold. 0 trains on every patient for the full schedule (the last epoch
+    # is the model) with the threshold fixed at 0.5, which cross-validation chose.
+    validation: float = 0.15
 
     def to_dict(self):
         return asdict(self)
@@ -65,7 +69,9 @@ class Recipe:
 
 
 RECIPES = {
-    "reference": Recipe("reference"),
+    # Holds no patient back in `malaria-lab train`: with epochs and threshold fixed by cross-validation,
+    # the validation patients are worth more as training data (see `validation` above).
+    "reference": Recipe("reference", validation=0.0),
     # The 2020 tutorial, made to run on Keras 3: its CNN at 100 px, RMSprop 1e-3, batch 32,
     # early stopping with patience 3 on validation loss; its augmentation was
     # ImageDataGenerator(rescale, zoom, shear, horizontal flip).
@@ -137,7 +143,8 @@ class TrainingLog(keras.callbacks.Callback):
     """After each epoch: history.json, last.keras, the best model.keras, and state.json.
 
     Early stopping lives here too, with its counters in state.json, so that a resumed run
-    stops exactly where an uninterrupted one would have.
+    stops exactly where an uninterrupted one would have. With ``monitor`` None (no validation
+    data) the newest epoch is always the best, and nothing stops early.
     """
 
     def __init__(self, out_dir, monitor, patience, state=None, history=None, start_from_epoch=0,
@@ -145,7 +152,7 @@ class TrainingLog(keras.callbacks.Callback):
         super().__init__()
         self.out = Path(out_dir)
         self.monitor = monitor
-        self.mode = "min" if "loss" in monitor else "max"
+        self.mode = "min" if monitor and "loss" in monitor else "max"
         self.patience = patience
         # A run shorter than start_from_epoch still gets a best model: its last epoch.
         self.start = min(start_from_epoch, epochs - 1) if epochs else start_from_epoch
@@ -168,12 +175,15 @@ class TrainingLog(keras.callbacks.Callback):
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         for key, value in logs.items():
             self.history.setdefault(key, []).append(float(value))
-        value = logs.get(self.monitor)
-        if value is None:
+        value = logs.get(self.monitor) if self.monitor else None
+        if self.monitor and value is None:
             raise MalariaLabError(
                 f"The metric {self.monitor!r} was not computed.", "Pass validation data to fit."
             )
-        if epoch >= self.start:
+        if not self.monitor:
+            self.state.update(best_epoch=epoch)
+            _save_model(self.model, self.out / "model.keras")
+        elif epoch >= self.start:
             if self._better(value):
                 self.state.update(best=float(value), best_epoch=epoch, wait=0)
                 _save_model(self.model, self.out / "model.keras")
@@ -196,7 +206,8 @@ def _save_model(model, path):
 
 def fit(model, train, val, out_dir, recipe="reference", resume=True, seed=0, verbose="auto",
         callbacks=(), epochs=None):
-    """Train ``model`` on ``train`` (an Arrays), choosing the best epoch on ``val``.
+    """Train ``model`` on ``train`` (an Arrays), choosing the best epoch on ``val`` (with ``val``
+    None, the last epoch, and no early stopping).
 
     Writes ``out_dir/model.keras`` (best epoch), ``last.keras``, ``history.json`` and
     ``state.json``. With ``resume`` and a ``last.keras`` from an interrupted run of the same
@@ -208,7 +219,7 @@ def fit(model, train, val, out_dir, recipe="reference", resume=True, seed=0, ver
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     train_batches = make_dataset(train.x, train.y, recipe.batch_size, shuffle=True, seed=seed)
-    val_batches = make_dataset(val.x, val.y, max(recipe.batch_size, 128))
+    val_batches = make_dataset(val.x, val.y, max(recipe.batch_size, 128)) if val is not None else None
     state, history, initial_epoch = None, None, 0
     if resume and (out / "last.keras").is_file() and (out / "state.json").is_file():
         state = json.loads((out / "state.json").read_text())
@@ -224,7 +235,7 @@ def fit(model, train, val, out_dir, recipe="reference", resume=True, seed=0, ver
             return history
     else:
         compile_model(model, recipe, len(train_batches))
-    log = TrainingLog(out, recipe.monitor, recipe.patience, state, history,
+    log = TrainingLog(out, recipe.monitor if val is not None else None, recipe.patience, state, history,
                       start_from_epoch=recipe.start_from_epoch, epochs=epochs)
     log.state["recipe"] = _plain(recipe.to_dict())
     write_json(out / "recipe.json", recipe.to_dict())

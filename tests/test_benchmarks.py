@@ -108,6 +108,14 @@ def test_cross_validation_runs_a_variant_fold_by_fold(tmp_path):
     clash = run("--set", "epochs=2", "--name", "fast+epochs=1")
     assert clash.returncode != 0 and "another recipe named 'fast+epochs=1'" in clash.stderr, clash.stderr
 
+    # Holding no validation patients back: every other patient trains, at the fixed threshold.
+    every = run("--set", "epochs=1", "validation=0", "--name", "all")
+    assert every.returncode == 0, every.stderr[-3000:]
+    results = json.loads((tmp_path / "cv" / "cv.json").read_text())
+    for key, report in results["all"].items():
+        assert report["threshold"] == 0.5 and report["n_train"] > results["fast+epochs=1"][key]["n_train"]
+        assert report["n_test"] == results["fast+epochs=1"][key]["n_test"]
+
 
 def _patient_fold(path, fold, sharp):
     """A fold's kept test probabilities for 10 patients of 40 cells; ``sharp`` separates the classes."""
@@ -132,3 +140,23 @@ def test_heldout_spread_draws_patients_from_every_fold(tmp_path):
     assert rows["poor"][-1] == "0%"
     low, mid, high = (float(v) for v in rows["poor"][1].split(" / "))  # accuracy percentiles
     assert 0.5 < low <= mid <= high < 0.9
+
+
+def test_folds_without_validation_train_on_every_other_patient():
+    cv = _load()
+    from malaria_lab.data.layout import ImageRef
+    from malaria_lab.split import patient_folds
+
+    images = [ImageRef(f"C{p}P{p}_IMG_1_cell_{k}.png", label) for p in range(10) for k in range(4)
+              for label in ("Parasitized", "Uninfected")]
+    folds = patient_folds(images, 5, seed=0)
+    with_val, without = cv.fold_rows(images, folds, 0, 0), cv.fold_rows(images, folds, 0, 0, validation=0)
+    assert {r.split for r in with_val} == {"train", "val", "test"} and {r.split for r in without} == {"train", "test"}
+    assert [r.split == "test" for r in with_val] == [r.split == "test" for r in without]
+
+
+def test_mean_sd_leaves_out_undefined_folds():
+    cv = _load()
+    assert cv.mean_sd([0.9, 0.95, 1.0]) == "0.950 ± 0.050"
+    assert cv.mean_sd([0.9, float("nan"), 1.0]) == "0.950 ± 0.071"
+    assert cv.mean_sd([float("nan")]) == "n/a" and cv.mean_sd([0.5]) == "0.500 ± 0.000"

@@ -31,6 +31,7 @@ def test_console_script_is_installed():
     (("scan", "no/such/folder"), "No data at"),
     (("split", "no/such/folder", "--out", "m.csv"), "No data at"),
     (("train", "--data", "no/such/folder", "--out", "o"), "No data at"),
+    (("train", "--data", ".", "--out", "o", "--validation", "1"), "not between 0 and 1"),
     (("evaluate", "--model", "none.keras", "--data", ".", "--out", "o"), "No model at"),
     (("download", "--dest", "d", "--url", "http://127.0.0.1:9/x.zip", "--sha256", "zz"), "sha256"),
 ])
@@ -101,3 +102,18 @@ def test_train_in_bfloat16_then_evaluate(tmp_path):
                     "--out", tmp_path / "e", "-q")
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     assert json.loads((tmp_path / "e" / "report.json").read_text())["n_test"] == 120
+
+
+@pytest.mark.slow
+def test_train_on_every_patient_then_evaluate(tmp_path):
+    data = tmp_path / "d"
+    assert cli("synth", "--out", data, "--per-class", "60", "--patients", "6").returncode == 0
+    trained = cli("train", "--data", data, "--out", tmp_path / "m", "--recipe", "fast", "--validation", "0", "-q")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    training = json.loads((tmp_path / "m" / "training.json").read_text())
+    assert (training["n_train"], training["n_val"], training["train_patients"]) == (120, 0, 6)
+    assert training["threshold"] == 0.5 and training["validation"] is None
+    assert {line.split(",")[-1] for line in (tmp_path / "m" / "manifest.csv").read_text().splitlines()[1:]} == {"train"}
+    evaluated = cli("evaluate", "--model", tmp_path / "m" / "model.keras", "--data", data, "--out", tmp_path / "e", "-q")
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    assert json.loads((tmp_path / "e" / "report.json").read_text())["threshold"] == 0.5

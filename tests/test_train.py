@@ -148,3 +148,25 @@ def test_bfloat16_recipe_trains_and_its_saved_model_loads_in_float32(tmp_path):
     p16 = keras.ops.convert_to_numpy(load_model(tmp_path / "model.keras", float32=False)(x, training=False))
     assert p32.dtype == np.float32
     assert np.allclose(p32, p16, atol=0.05), "the same weights, so nearly the same probabilities"
+
+
+def test_without_validation_the_last_epoch_is_kept_and_nothing_stops_early(tmp_path):
+    recipe = _recipe(epochs=3, patience=1)
+    model = build_model(recipe)
+    history = fit(model, _tiny_arrays(), None, tmp_path, recipe, verbose=0)
+    assert len(history["loss"]) == 3 and not any(key.startswith("val_") for key in history)
+    assert json.loads((tmp_path / "state.json").read_text())["best_epoch"] == 2
+    kept = keras.saving.load_model(tmp_path / "model.keras").get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(kept, model.get_weights()))
+
+
+def test_training_without_validation_keeps_the_fixed_threshold(tmp_path):
+    from malaria_lab.workflow import FIXED_THRESHOLD, train_and_calibrate
+
+    recipe = _recipe(epochs=2)
+    model, summary = train_and_calibrate(_tiny_arrays(), None, tmp_path, recipe, verbose=0, log=lambda *a: None)
+    saved = json.loads((tmp_path / "training.json").read_text())
+    assert saved["threshold"] == summary["threshold"] == FIXED_THRESHOLD
+    assert saved["validation"] is None and saved["n_val"] == 0 and summary["val_probabilities"] is None
+    with pytest.raises(MalariaLabError, match="needs validation patients"):
+        train_and_calibrate(_tiny_arrays(), None, tmp_path / "floor", recipe.but(min_sensitivity=0.95), verbose=0)
