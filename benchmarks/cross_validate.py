@@ -220,7 +220,9 @@ def main():
             write_json(store, results)
             print({m: round(report[m], 4) for m in METRICS}, f"train {report['train_seconds']:.0f} s", flush=True)
     print("\n" + table(results))
-    print("\n" + threshold_rules(args.out, results))
+    rules = threshold_rules(args.out, results)
+    if rules.count("\n") > 1:  # only recipes with validation patients have other rules to compare
+        print("\n" + rules)
     if args.heldout_patients:
         print(f"\nOne held-out set of {args.heldout_patients} patients, drawn 2,000 times "
               f"(targets: {', '.join(f'{m} >= {t:g}' for m, t in TARGETS.items())}):")
