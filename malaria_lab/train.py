@@ -176,13 +176,13 @@ class TrainingLog(keras.callbacks.Callback):
         for key, value in logs.items():
             self.history.setdefault(key, []).append(float(value))
         value = logs.get(self.monitor) if self.monitor else None
-        if self.monitor and value is None:
-            raise MalariaLabError(
-                f"The metric {self.monitor!r} was not computed.", "Pass validation data to fit."
-            )
         if not self.monitor:
             self.state.update(best_epoch=epoch)
             _save_model(self.model, self.out / "model.keras")
+        elif value is None:
+            raise MalariaLabError(
+                f"The metric {self.monitor!r} was not computed.", "Pass validation data to fit."
+            )
         elif epoch >= self.start:
             if self._better(value):
                 self.state.update(best=float(value), best_epoch=epoch, wait=0)

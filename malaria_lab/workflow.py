@@ -63,8 +63,9 @@ def train_and_calibrate(train, val, out_dir, recipe, seed=0, verbose="auto", log
     if val is not None:
         p_val = evaluate.predict(best, val.x, tta=recipe.tta)
         threshold = evaluate.choose_threshold(val.y, p_val, min_sensitivity=recipe.min_sensitivity)
+        validation = evaluate.metrics(val.y, p_val, threshold)
     else:
-        p_val, threshold = None, FIXED_THRESHOLD
+        p_val, threshold, validation = None, FIXED_THRESHOLD, None
     seconds = time.perf_counter() - start
     summary = {
         "recipe": recipe.to_dict(),
@@ -79,7 +80,7 @@ def train_and_calibrate(train, val, out_dir, recipe, seed=0, verbose="auto", log
         "epochs_run": len(history.get("loss", [])),
         "train_seconds": seconds,
         "images_per_second": training.images_per_second(history, len(train)),
-        "validation": evaluate.metrics(val.y, p_val, threshold) if val is not None else None,
+        "validation": validation,
         "backend": os.environ.get("KERAS_BACKEND") or _backend(),
     }
     write_json(out / "training.json", summary)
