@@ -8,8 +8,9 @@ training and validation (early stopping and the decision threshold are chosen on
 never on test). Prints mean and standard deviation of every metric over the folds, and wall
 times, then the same folds under other threshold rules (sensitivity floors), from the
 probabilities each fold keeps, then what one held-out set of a few dozen patients would score
-(percentiles over random draws of test patients, and how often every target is met). Results go
-to OUT/cv.json after every fold, so an interrupted run picks up where it was.
+(percentiles over random draws of test patients, and how often every target is met), and the same
+at fixed thresholds. Results go to OUT/cv.json after every fold, so an interrupted run picks up
+where it was. Each fold keeps its test cells' paths and probabilities, for error_gallery.py.
 """
 
 import argparse
@@ -61,7 +62,8 @@ def run_fold(arrays, rows, recipe, out, seed):
     # Kept so that other threshold rules can be compared later without training again.
     val = {"y_val": parts["val"].y, "p_val": summary["val_probabilities"]} if "val" in parts else {}
     np.savez_compressed(Path(out) / "probabilities.npz", y_test=parts["test"].y, p_test=p_test,
-                        patients_test=np.array(parts["test"].patients), threshold=summary["threshold"], **val)
+                        patients_test=np.array(parts["test"].patients), paths_test=np.array(parts["test"].paths),
+                        threshold=summary["threshold"], **val)
     report.update(train_seconds=summary["train_seconds"], epochs=summary["epochs_run"],
                   images_per_second=statistics.median(summary["images_per_second"]),
                   predict_seconds=time.perf_counter() - start, n_train=summary["n_train"])
@@ -134,6 +136,36 @@ def with_changes(recipe, changes, name=None):
     return recipe.but(name=name or recipe.name + "+" + ",".join(changes), **fields)
 
 
+def _kept_with_patients(out, name):
+    """The folds' kept test probabilities that name their patients (older runs' do not)."""
+    kept = [dict(np.load(f)) for f in sorted(Path(out).glob(f"{name}-fold*/probabilities.npz"))]
+    return [z for z in kept if "patients_test" in z]
+
+
+def _draw_scores(kept, n_patients, targets, threshold=None, draws=2000, seed=0):
+    """Scores of ``draws`` random sets of ``n_patients`` test patients pooled from the folds, each
+    cell called at its own fold's threshold (or at ``threshold`` for all); and the patient count."""
+    rng = np.random.default_rng(seed)
+    y, p = (np.concatenate([z[k] for z in kept]) for k in ("y_test", "p_test"))
+    pred = np.concatenate([z["p_test"] >= (z["threshold"] if threshold is None else threshold) for z in kept])
+    patients = np.concatenate([z["patients_test"] for z in kept])
+    cells = {pt: np.flatnonzero(patients == pt) for pt in np.unique(patients)}
+    n = min(n_patients, len(cells))
+    scores = {m: [] for m in targets}
+    for _ in range(draws):
+        pick = np.concatenate([cells[pt] for pt in rng.choice(sorted(cells), n, replace=False)])
+        # Each cell's call is already made: score the calls as they are.
+        m = evaluate.metrics(y[pick], pred[pick].astype(float), 0.5)
+        m["auc"] = evaluate.roc_auc(y[pick], p[pick])
+        for key in targets:
+            scores[key].append(m[key])
+    return {m: np.array(v) for m, v in scores.items()}, len(cells)
+
+
+def _share_meeting(scores, targets):
+    return np.mean(np.all([scores[m] >= t for m, t in targets.items()], axis=0))
+
+
 def heldout_spread(out, results, n_patients, targets=TARGETS, draws=2000, seed=0):
     """What one held-out set of ``n_patients`` other patients would score: patients drawn at random
     from all folds' test patients, each cell judged by its own fold's model and threshold.
@@ -141,30 +173,35 @@ def heldout_spread(out, results, n_patients, targets=TARGETS, draws=2000, seed=0
     Pooling folds' models makes AUC a little pessimistic. A set of a few dozen patients swings by
     which patients it holds, so the spread says more than the mean about meeting a target on one.
     """
-    rng = np.random.default_rng(seed)
     lines = [f"| recipe | patients drawn | {' | '.join(f'{m} 10/50/90th percentile' for m in targets)} "
              "| draws meeting every target |", "|---" * (len(targets) + 3) + "|"]
     for name in results:
-        kept = [dict(np.load(f)) for f in sorted(Path(out).glob(f"{name}-fold*/probabilities.npz"))]
-        kept = [z for z in kept if "patients_test" in z]
+        kept = _kept_with_patients(out, name)
         if not kept:
             continue
-        y, p = (np.concatenate([z[k] for z in kept]) for k in ("y_test", "p_test"))
-        pred = np.concatenate([z["p_test"] >= z["threshold"] for z in kept])
-        patients = np.concatenate([z["patients_test"] for z in kept])
-        cells = {pt: np.flatnonzero(patients == pt) for pt in np.unique(patients)}
-        n = min(n_patients, len(cells))
-        scores = {m: [] for m in targets}
-        for _ in range(draws):
-            pick = np.concatenate([cells[pt] for pt in rng.choice(sorted(cells), n, replace=False)])
-            # Each cell's call is already made at its fold's threshold: score the calls as they are.
-            m = evaluate.metrics(y[pick], pred[pick].astype(float), 0.5)
-            m["auc"] = evaluate.roc_auc(y[pick], p[pick])
-            for key in targets:
-                scores[key].append(m[key])
+        scores, n_cells = _draw_scores(kept, n_patients, targets, draws=draws, seed=seed)
         spread = [" / ".join(f"{v:.3f}" for v in np.percentile(scores[m], [10, 50, 90])) for m in targets]
-        meets = np.mean(np.all([np.array(scores[m]) >= t for m, t in targets.items()], axis=0))
-        lines.append(f"| {name} | {n} of {len(cells)} | " + " | ".join(spread) + f" | {meets:.0%} |")
+        lines.append(f"| {name} | {min(n_patients, n_cells)} of {n_cells} | " + " | ".join(spread)
+                     + f" | {_share_meeting(scores, targets):.0%} |")
+    return "\n".join(lines)
+
+
+def threshold_sweep(out, results, n_patients, thresholds=(0.3, 0.35, 0.4, 0.45, 0.5), targets=TARGETS,
+                    draws=2000, seed=0):
+    """Each recipe's folds called at fixed thresholds: mean ± sd over folds, and how often a held-out
+    set of ``n_patients`` would meet every target. It shows what sensitivity costs in specificity;
+    choosing a threshold from it is choosing on these folds' test patients, as the reference recipe's was."""
+    lines = ["| recipe | threshold | accuracy | sensitivity | specificity | draws meeting every target |",
+             "|---" * 6 + "|"]
+    for name in results:
+        kept = _kept_with_patients(out, name)
+        if not kept:
+            continue
+        for t in thresholds:
+            per_fold = [evaluate.metrics(z["y_test"], z["p_test"], t) for z in kept]
+            cells = [mean_sd([m[k] for m in per_fold]) for k in ("accuracy", "sensitivity", "specificity")]
+            scores, _ = _draw_scores(kept, n_patients, targets, threshold=t, draws=draws, seed=seed)
+            lines.append(f"| {name} | {t:g} | " + " | ".join(cells) + f" | {_share_meeting(scores, targets):.0%} |")
     return "\n".join(lines)
 
 
@@ -227,6 +264,8 @@ def main():
         print(f"\nOne held-out set of {args.heldout_patients} patients, drawn 2,000 times "
               f"(targets: {', '.join(f'{m} >= {t:g}' for m, t in TARGETS.items())}):")
         print(heldout_spread(args.out, results, args.heldout_patients))
+        print("\nThe same folds called at fixed thresholds:")
+        print(threshold_sweep(args.out, results, args.heldout_patients))
 
 
 if __name__ == "__main__":

@@ -897,9 +897,13 @@ def stage06():
         One step further, once the recipe is settled: the validation patients were there to
         choose the epoch and the threshold. When cross-validation over many splits has fixed
         both in advance, they are worth more as training data, and `malaria-lab train` trains
-        the reference recipe on every patient with the threshold at 0.5. Across five folds by
-        patient that raised accuracy from 0.958 to 0.960 and sensitivity from 0.941 to 0.945
-        (the README's Benchmarks section).
+        the reference recipe on every patient. Across five folds by patient that raised accuracy
+        from 0.958 to 0.960 and sensitivity from 0.941 to 0.945. It makes two more changes,
+        both measured the same way. Its network pools each feature map by its maximum as well
+        as its average: a parasite is a few pixels of a 64-pixel cell, and an average over the
+        whole cell dilutes it. That raised every fold, to 0.962 accuracy and 0.992 AUC. And its
+        threshold is 0.45, not 0.5, which trades a little specificity for sensitivity, the
+        mistake that matters more when screening for malaria (the README's Benchmarks section).
         """)
     return nb
 

@@ -133,7 +133,7 @@ def parser():
                         "where the CPU has it natively (about a quarter faster there)")
     c.add_argument("--validation", type=float, metavar="SHARE",
                    help="share of patients held out to stop early and choose the threshold on (default: the "
-                        "recipe's; reference: 0, every patient trains and the threshold is 0.5)")
+                        "recipe's; reference: 0, every patient trains and the threshold is 0.45)")
     c.add_argument("--seed", type=int, default=0)
 
     c = command("evaluate", _evaluate, "Evaluate a saved model on data; writes OUT/report.json and plots.")

@@ -9,6 +9,7 @@ import keras
 from keras import layers
 
 from . import layers as _custom_layers  # noqa: F401  (registers them, so saved models load)
+from .errors import MalariaLabError
 
 
 def tutorial_cnn(image_size=100, filters=(32, 32, 64), kernel_size=3, dense_units=64,
@@ -42,13 +43,14 @@ def _conv_bn_relu(x, filters, name, bn_momentum, strides=1):
 
 
 def reference_cnn(image_size=64, widths=(16, 32, 64, 128), convs_per_block=2, dropout=0.2,
-                  bn_momentum=0.9, augmentation=None, name="reference_cnn"):
+                  bn_momentum=0.9, pooling="avg", augmentation=None, name="reference_cnn"):
     """The course's reference CNN: small VGG-style blocks with batch norm, global average pooling.
 
     Global pooling instead of a large dense layer keeps it small and less prone to memorising
     one slide's look; batch-norm momentum 0.9 keeps validation scores honest from epoch one.
     The first block has a single convolution, since full-resolution convolutions dominate the
-    cost on a CPU.
+    cost on a CPU. ``pooling`` "max" or "avgmax" (both, side by side) lets one small parasite
+    anywhere in the cell count fully instead of being averaged over the cell.
     """
     inputs = keras.Input((image_size, image_size, 3), name="image")
     x = augmentation(inputs) if augmentation is not None else inputs
@@ -59,7 +61,15 @@ def reference_cnn(image_size=64, widths=(16, 32, 64, 128), convs_per_block=2, dr
             x = _conv_bn_relu(x, width, f"block{b}_{c}", bn_momentum)
         if b < len(widths):
             x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
-    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    if pooling == "avg":
+        x = layers.GlobalAveragePooling2D(name="gap")(x)
+    elif pooling == "max":
+        x = layers.GlobalMaxPooling2D(name="gmp")(x)
+    elif pooling == "avgmax":
+        x = layers.Concatenate(name="gap_gmp")([layers.GlobalAveragePooling2D(name="gap")(x),
+                                                layers.GlobalMaxPooling2D(name="gmp")(x)])
+    else:
+        raise MalariaLabError(f"Unknown pooling {pooling!r}.", "Use 'avg', 'max' or 'avgmax'.")
     if dropout:
         x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="parasitized")(x)
@@ -71,8 +81,6 @@ BUILDERS = {"tutorial": tutorial_cnn, "reference": reference_cnn}
 
 def build(architecture, **kwargs):
     """Build a model by name (``tutorial`` or ``reference``) with the builder's keyword knobs."""
-    from .errors import MalariaLabError
-
     if architecture not in BUILDERS:
         raise MalariaLabError(
             f"Unknown architecture {architecture!r}.", f"Choose one of {', '.join(BUILDERS)}."

@@ -53,8 +53,10 @@ class Recipe:
     precision: str = "float32"
     # Share of patients that `malaria-lab train` and cross-validation hold out for early stopping
     # and choosing the threshold. 0 trains on every patient for the full schedule (the last epoch
-    # is the model) with the threshold fixed at 0.5, which cross-validation chose.
+    # is the model) at ``threshold``, fixed in advance by cross-validation.
     validation: float = 0.15
+    # The decision threshold where no validation patients choose one (validation 0).
+    threshold: float = 0.5
 
     def to_dict(self):
         return asdict(self)
@@ -70,8 +72,11 @@ class Recipe:
 
 RECIPES = {
     # Holds no patient back in `malaria-lab train`: with epochs and threshold fixed by cross-validation,
-    # the validation patients are worth more as training data (see `validation` above).
-    "reference": Recipe("reference", validation=0.0),
+    # the validation patients are worth more as training data (see `validation` above). Max pooling
+    # beside average pooling raised every one of five folds (0.962 against 0.960 accuracy, 0.992
+    # against 0.991 AUC) at no cost; at threshold 0.45 rather than 0.5 more sets of 48 held-out patients
+    # met every target (26% against 17% of draws), sensitivity bought with a little specificity.
+    "reference": Recipe("reference", validation=0.0, model=dict(pooling="avgmax"), threshold=0.45),
     # The 2020 tutorial, made to run on Keras 3: its CNN at 100 px, RMSprop 1e-3, batch 32,
     # early stopping with patience 3 on validation loss; its augmentation was
     # ImageDataGenerator(rescale, zoom, shear, horizontal flip).

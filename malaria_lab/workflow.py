@@ -31,15 +31,10 @@ def gather_images(paths):
     return images
 
 
-# The threshold without validation patients: in cross-validation a fixed 0.5 scored within 0.1
-# point of accuracy of one chosen on validation, with a point more sensitivity.
-FIXED_THRESHOLD = 0.5
-
-
 def train_and_calibrate(train, val, out_dir, recipe, seed=0, verbose="auto", log=print, callbacks=()):
     """Fit the recipe's model, then choose the decision threshold on the validation patients.
 
-    With ``val`` None, train on ``train`` for the whole schedule and keep ``FIXED_THRESHOLD``.
+    With ``val`` None, train on ``train`` for the whole schedule and keep the recipe's threshold.
     Writes ``model.keras``, ``history.json`` and ``training.json`` (recipe, threshold, validation
     scores) to ``out_dir``; returns (model, training summary plus the validation probabilities,
     ``val_probabilities``, which the threshold was chosen from, or None).
@@ -65,7 +60,7 @@ def train_and_calibrate(train, val, out_dir, recipe, seed=0, verbose="auto", log
         threshold = evaluate.choose_threshold(val.y, p_val, min_sensitivity=recipe.min_sensitivity)
         validation = evaluate.metrics(val.y, p_val, threshold)
     else:
-        p_val, threshold, validation = None, FIXED_THRESHOLD, None
+        p_val, threshold, validation = None, recipe.threshold, None
     seconds = time.perf_counter() - start
     summary = {
         "recipe": recipe.to_dict(),

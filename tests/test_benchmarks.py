@@ -1,5 +1,6 @@
 """The benchmarks: cross-validation of a recipe or a variant of one, its comparison of threshold
-rules on kept probabilities, and the throughput script in the precision asked for."""
+rules on kept probabilities, the gallery of its mistakes, and the throughput script in the
+precision asked for."""
 
 import importlib.util
 from pathlib import Path
@@ -9,8 +10,8 @@ import numpy as np
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "cross_validate.py"
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("cross_validate", SCRIPT)
+def _load(script=SCRIPT):
+    spec = importlib.util.spec_from_file_location(script.stem, script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -103,6 +104,10 @@ def test_cross_validation_runs_a_variant_fold_by_fold(tmp_path):
     assert "| fast+epochs=1 | 2 |" in done.stdout, done.stdout
     spread = done.stdout.split("One held-out set of 48 patients")[1]
     assert "| fast+epochs=1 | 6 of 6 |" in spread, done.stdout  # only 6 patients to draw from
+    assert "| fast+epochs=1 | 0.5 |" in spread.split("fixed thresholds")[1], done.stdout
+    kept = np.load(tmp_path / "cv" / "fast+epochs=1-fold1" / "probabilities.npz")
+    assert len(kept["paths_test"]) == len(kept["y_test"]) == results["fast+epochs=1"]["1"]["n_test"]
+    assert all(("Parasitized" in str(path)) == bool(y) for path, y in zip(kept["paths_test"], kept["y_test"]))
     again = run("--set", "epochs=1")  # done folds are kept, not trained again
     assert again.returncode == 0 and "== fast" not in again.stdout, again.stderr[-3000:]
     clash = run("--set", "epochs=2", "--name", "fast+epochs=1")
@@ -160,3 +165,72 @@ def test_mean_sd_leaves_out_undefined_folds():
     assert cv.mean_sd([0.9, 0.95, 1.0]) == "0.950 ± 0.050"
     assert cv.mean_sd([0.9, float("nan"), 1.0]) == "0.950 ± 0.071"
     assert cv.mean_sd([float("nan")]) == "n/a" and cv.mean_sd([0.5]) == "0.500 ± 0.000"
+
+
+def test_threshold_sweep_trades_sensitivity_for_specificity(tmp_path):
+    cv = _load()
+    for k in (1, 2, 3):
+        _patient_fold(tmp_path / f"mid-fold{k}", k, sharp=0.5)
+    text = cv.threshold_sweep(tmp_path, {"mid": {}, "absent": {}}, n_patients=12, thresholds=(0.3, 0.5, 0.7),
+                              draws=200)
+    rows = [[c.strip() for c in r.split("|")[1:-1]] for r in text.splitlines()[2:]]
+    assert [(r[0], r[1]) for r in rows] == [("mid", "0.3"), ("mid", "0.5"), ("mid", "0.7")]
+    sensitivity = [float(r[3].split("±")[0]) for r in rows]
+    specificity = [float(r[4].split("±")[0]) for r in rows]
+    assert sensitivity[0] > sensitivity[1] > sensitivity[2] and specificity[0] < specificity[1] < specificity[2]
+    # At the folds' own threshold (0.5 here) the sweep's draws are the held-out spread's.
+    spread = cv.heldout_spread(tmp_path, {"mid": {}}, n_patients=12, draws=200).splitlines()[2]
+    assert spread.split("|")[-2].strip() == rows[1][-1]
+
+
+def _gallery_run(tmp_path):
+    """A made-up fold over real image files: 4 missed parasitized cells and 3 false alarms."""
+    from malaria_lab.data.layout import find_images
+    from malaria_lab.data.synth import synthesize
+
+    refs = find_images(synthesize(tmp_path / "data", per_class=12, patients=3, seed=0))
+    y = np.array([ref.label == "Parasitized" for ref in refs], dtype=int)
+    p = np.where(y == 1, 0.9, 0.1)
+    missed, alarms = np.flatnonzero(y == 1)[:4], np.flatnonzero(y == 0)[:3]
+    p[missed], p[alarms] = 0.2, 0.7
+    (tmp_path / "cv" / "reference-fold1").mkdir(parents=True)
+    np.savez_compressed(tmp_path / "cv" / "reference-fold1" / "probabilities.npz", y_test=y, p_test=p,
+                        threshold=0.5, paths_test=np.array([ref.path for ref in refs]),
+                        patients_test=np.array([ref.patient for ref in refs]))
+    return refs, set(missed), set(alarms)
+
+
+def test_error_gallery_samples_each_kind_of_mistake(tmp_path):
+    import csv
+
+    from PIL import Image
+
+    gallery = _load(SCRIPT.with_name("error_gallery.py"))
+    refs, missed, alarms = _gallery_run(tmp_path)
+    gallery.main(["--cv", str(tmp_path / "cv"), "--out", str(tmp_path / "g"), "--n", "3", "--correct", "2"])
+    rows = list(csv.DictReader(open(tmp_path / "g" / "sample.csv")))
+    by_sheet = {}
+    for row in rows:
+        by_sheet.setdefault(row["sheet"], []).append(row)
+    assert {k: len(v) for k, v in by_sheet.items()} == {
+        "missed_parasitized": 3, "false_alarms": 3, "correct_parasitized": 2, "correct_uninfected": 2}
+    index = {ref.path: i for i, ref in enumerate(refs)}
+    assert {index[r["path"]] for r in by_sheet["missed_parasitized"]} < missed  # 3 drawn of the 4
+    assert {index[r["path"]] for r in by_sheet["false_alarms"]} == alarms
+    assert all(r["label"] == "1" and float(r["probability"]) < 0.5 for r in by_sheet["missed_parasitized"])
+    assert [r["number"] for r in by_sheet["false_alarms"]] == ["0", "1", "2"] and rows[0]["verdict"] == ""
+    for sheet in by_sheet:
+        with Image.open(tmp_path / "g" / f"{sheet}.png") as image:
+            assert image.width > 600 and image.height > 100
+    assert not list((tmp_path / "g").glob(".*"))  # no temporary files left behind
+
+
+def test_error_gallery_says_what_to_do_without_kept_paths(tmp_path):
+    import pytest
+
+    gallery = _load(SCRIPT.with_name("error_gallery.py"))
+    with pytest.raises(SystemExit, match="run cross_validate.py"):
+        gallery.main(["--cv", str(tmp_path), "--out", str(tmp_path / "g")])
+    _fold(tmp_path / "reference-fold1", seed=1)  # kept before paths were
+    with pytest.raises(SystemExit, match="keeps no cell paths"):
+        gallery.main(["--cv", str(tmp_path), "--out", str(tmp_path / "g")])

@@ -53,3 +53,25 @@ def test_saved_model_round_trips(tmp_path):
     again = keras.saving.load_model(path)
     x = np.full((1, 32, 32, 3), 128, "float32")
     assert np.allclose(model.predict(x, verbose=0), again.predict(x, verbose=0))
+
+
+def test_reference_cnn_pools_the_last_features_as_asked(tmp_path):
+    import pytest
+
+    from malaria_lab.errors import MalariaLabError
+
+    x = np.random.default_rng(1).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    for pooling, kinds in (("avg", ["avg"]), ("max", ["max"]), ("avgmax", ["avg", "max"])):
+        model = reference_cnn(32, pooling=pooling)
+        last = keras.Model(model.inputs, model.get_layer("block4_2_relu").output)(x, training=False)
+        last = keras.ops.convert_to_numpy(last)
+        pooled = keras.Model(model.inputs, model.get_layer("parasitized").input)(x, training=False)
+        want = np.concatenate([last.mean(axis=(1, 2)) if k == "avg" else last.max(axis=(1, 2)) for k in kinds], axis=1)
+        assert np.allclose(keras.ops.convert_to_numpy(pooled), want, atol=1e-5), pooling
+    assert reference_cnn(pooling="avgmax").count_params() == reference_cnn().count_params() + 128
+    model = reference_cnn(32, pooling="avgmax")
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras")
+    assert np.allclose(model.predict(x, verbose=0), again.predict(x, verbose=0), atol=1e-6)
+    with pytest.raises(MalariaLabError, match="avgmax"):
+        reference_cnn(pooling="mean")

@@ -160,13 +160,13 @@ def test_without_validation_the_last_epoch_is_kept_and_nothing_stops_early(tmp_p
     assert all(np.array_equal(a, b) for a, b in zip(kept, model.get_weights()))
 
 
-def test_training_without_validation_keeps_the_fixed_threshold(tmp_path):
-    from malaria_lab.workflow import FIXED_THRESHOLD, train_and_calibrate
+def test_training_without_validation_keeps_the_recipes_threshold(tmp_path):
+    from malaria_lab.workflow import train_and_calibrate
 
-    recipe = _recipe(epochs=2)
+    recipe = _recipe(epochs=2, threshold=0.4)
     model, summary = train_and_calibrate(_tiny_arrays(), None, tmp_path, recipe, verbose=0, log=lambda *a: None)
     saved = json.loads((tmp_path / "training.json").read_text())
-    assert saved["threshold"] == summary["threshold"] == FIXED_THRESHOLD
+    assert saved["threshold"] == summary["threshold"] == 0.4
     assert saved["validation"] is None and saved["n_val"] == 0 and summary["val_probabilities"] is None
     with pytest.raises(MalariaLabError, match="needs validation patients"):
         train_and_calibrate(_tiny_arrays(), None, tmp_path / "floor", recipe.but(min_sensitivity=0.95), verbose=0)
