@@ -142,24 +142,31 @@ def _kept_with_patients(out, name):
     return [z for z in kept if "patients_test" in z]
 
 
-def _draw_scores(kept, n_patients, targets, threshold=None, draws=2000, seed=0):
-    """Scores of ``draws`` random sets of ``n_patients`` test patients pooled from the folds, each
-    cell called at its own fold's threshold (or at ``threshold`` for all); and the patient count."""
-    rng = np.random.default_rng(seed)
-    y, p = (np.concatenate([z[k] for z in kept]) for k in ("y_test", "p_test"))
-    pred = np.concatenate([z["p_test"] >= (z["threshold"] if threshold is None else threshold) for z in kept])
-    patients = np.concatenate([z["patients_test"] for z in kept])
-    cells = {pt: np.flatnonzero(patients == pt) for pt in np.unique(patients)}
-    n = min(n_patients, len(cells))
-    scores = {m: [] for m in targets}
-    for _ in range(draws):
-        pick = np.concatenate([cells[pt] for pt in rng.choice(sorted(cells), n, replace=False)])
-        # Each cell's call is already made: score the calls as they are.
-        m = evaluate.metrics(y[pick], pred[pick].astype(float), 0.5)
-        m["auc"] = evaluate.roc_auc(y[pick], p[pick])
-        for key in targets:
-            scores[key].append(m[key])
-    return {m: np.array(v) for m, v in scores.items()}, len(cells)
+class _Draws:
+    """Random sets of ``n_patients`` test patients pooled from the folds, drawn once, with each set's
+    AUC computed once; ``scores`` then calls the cells at any threshold."""
+
+    def __init__(self, kept, n_patients, draws=2000, seed=0):
+        rng = np.random.default_rng(seed)
+        self.y, self.p = (np.concatenate([z[k] for z in kept]) for k in ("y_test", "p_test"))
+        self.cut = np.concatenate([np.full(len(z["p_test"]), float(z["threshold"])) for z in kept])
+        patients = np.concatenate([z["patients_test"] for z in kept])
+        cells = {pt: np.flatnonzero(patients == pt) for pt in np.unique(patients)}
+        self.n_patients, n = len(cells), min(n_patients, len(cells))
+        self.picks = [np.concatenate([cells[pt] for pt in rng.choice(sorted(cells), n, replace=False)])
+                      for _ in range(draws)]
+        self.auc = np.array([evaluate.roc_auc(self.y[pick], self.p[pick]) for pick in self.picks])
+
+    def scores(self, targets, threshold=None):
+        """Each target metric over the draws, every cell called at its own fold's threshold (or at
+        ``threshold`` for all)."""
+        calls = (self.p >= (self.cut if threshold is None else threshold)).astype(float)
+        scores = {m: [] for m in targets if m != "auc"}
+        for pick in self.picks:
+            m = evaluate.metrics(self.y[pick], calls[pick], 0.5)
+            for key in scores:
+                scores[key].append(m[key])
+        return {m: self.auc if m == "auc" else np.array(scores[m]) for m in targets}
 
 
 def _share_meeting(scores, targets):
@@ -179,9 +186,10 @@ def heldout_spread(out, results, n_patients, targets=TARGETS, draws=2000, seed=0
         kept = _kept_with_patients(out, name)
         if not kept:
             continue
-        scores, n_cells = _draw_scores(kept, n_patients, targets, draws=draws, seed=seed)
+        drawn = _Draws(kept, n_patients, draws, seed)
+        scores = drawn.scores(targets)
         spread = [" / ".join(f"{v:.3f}" for v in np.percentile(scores[m], [10, 50, 90])) for m in targets]
-        lines.append(f"| {name} | {min(n_patients, n_cells)} of {n_cells} | " + " | ".join(spread)
+        lines.append(f"| {name} | {min(n_patients, drawn.n_patients)} of {drawn.n_patients} | " + " | ".join(spread)
                      + f" | {_share_meeting(scores, targets):.0%} |")
     return "\n".join(lines)
 
@@ -197,10 +205,11 @@ def threshold_sweep(out, results, n_patients, thresholds=(0.3, 0.35, 0.4, 0.45, 
         kept = _kept_with_patients(out, name)
         if not kept:
             continue
+        drawn = _Draws(kept, n_patients, draws, seed)
         for t in thresholds:
             per_fold = [evaluate.metrics(z["y_test"], z["p_test"], t) for z in kept]
             cells = [mean_sd([m[k] for m in per_fold]) for k in ("accuracy", "sensitivity", "specificity")]
-            scores, _ = _draw_scores(kept, n_patients, targets, threshold=t, draws=draws, seed=seed)
+            scores = drawn.scores(targets, threshold=t)
             lines.append(f"| {name} | {t:g} | " + " | ".join(cells) + f" | {_share_meeting(scores, targets):.0%} |")
     return "\n".join(lines)
 

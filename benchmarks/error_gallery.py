@@ -52,13 +52,14 @@ def kept_cells(cv_dir, recipe):
 
 
 def sample(cells, n, n_correct, seed=0):
-    """``{sheet: cells}``: up to ``n`` of each kind of mistake and ``n_correct`` of each right call."""
+    """``{sheet: (cells drawn, cells of that kind)}``: up to ``n`` of each kind of mistake and
+    ``n_correct`` of each right call."""
     rng = np.random.default_rng(seed)
     picked = {}
     for sheet, (label, called) in SHEETS.items():
         pool = [c for c in cells if c["label"] == label and c["called"] == called]
         k = min(len(pool), n if label != called else n_correct)
-        picked[sheet] = [pool[i] for i in sorted(rng.choice(len(pool), k, replace=False))]
+        picked[sheet] = ([pool[i] for i in sorted(rng.choice(len(pool), k, replace=False))], len(pool))
     return picked
 
 
@@ -89,8 +90,7 @@ def main(argv=None):
     cells = kept_cells(args.cv, args.recipe)
     picked = sample(cells, args.n, args.correct, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, chosen in picked.items():
-        total = sum(c["label"] == SHEETS[name][0] and c["called"] == SHEETS[name][1] for c in cells)
+    for name, (chosen, total) in picked.items():
         title = f"{args.recipe}: {name.replace('_', ' ')}, {len(chosen)} drawn of {total}"
         with atomic_path(args.out / f"{name}.png") as tmp:
             sheet(chosen, title).savefig(tmp, format="png")
@@ -100,7 +100,7 @@ def main(argv=None):
         with open(tmp, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fields, extrasaction="ignore")
             writer.writeheader()
-            for name, chosen in picked.items():
+            for name, (chosen, _) in picked.items():
                 for i, cell in enumerate(chosen):
                     writer.writerow(dict(cell, sheet=name, number=i, probability=f"{cell['probability']:.4f}",
                                          verdict=""))
