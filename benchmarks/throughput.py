@@ -19,9 +19,9 @@ from malaria_lab.quiet import import_keras  # noqa: E402
 keras = import_keras()
 
 from malaria_lab.data.layout import find_images  # noqa: E402
+from malaria_lab.machine import device  # noqa: E402
 from malaria_lab.pipeline import load_arrays, make_dataset  # noqa: E402
 from malaria_lab.precision import CHOICES, resolve  # noqa: E402
-from malaria_lab.reference import device  # noqa: E402
 from malaria_lab.split import Row  # noqa: E402
 from malaria_lab.train import build_model, compile_model, get_recipe  # noqa: E402
 

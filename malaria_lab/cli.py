@@ -9,7 +9,8 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__
+from ._version import __version__
+from .cli_course import add_commands as add_course_commands
 from .errors import MalariaLabError
 from .precision import CHOICES as PRECISIONS
 
@@ -71,7 +72,7 @@ def _run(args):
 
 
 def _reference(args):
-    from .reference import run
+    from .course.solutions import run
 
     run(args.out, data=args.data, fast=True if args.fast else None, course=args.course,
         timeout=args.timeout, require_gpu=args.require_gpu, embedded=args.embedded,
@@ -159,6 +160,8 @@ def parser():
     c.add_argument("--course", type=Path, help="the course folder (default: the repository's course/)")
     c.add_argument("--timeout", type=int, help="seconds one cell may run (default: no limit)")
     c.add_argument("--require-gpu", action="store_true", help="stop unless Keras sees a GPU")
+
+    add_course_commands(sub, command)
     return p
 
 
@@ -169,7 +172,7 @@ def main(argv=None):
             from .quiet import import_keras
 
             import_keras()
-        args.func(args)
+        code = args.func(args)
     except MalariaLabError as err:
         print(f"malaria-lab {args.command}: error: {err}", file=sys.stderr)
         return 2
@@ -177,7 +180,7 @@ def main(argv=None):
         print(f"malaria-lab {args.command}: interrupted; run the same command again to resume.",
               file=sys.stderr)
         return 130
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

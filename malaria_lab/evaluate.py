@@ -11,8 +11,6 @@ import numpy as np
 from .atomic import write_json
 from .errors import MalariaLabError
 
-PLOTS = ("curves.png", "confusion.png", "roc.png", "mistakes.png")
-
 
 def predict(model, x, batch_size=256, tta=False):
     """P(parasitized) per image; with ``tta``, averaged over the four flips of each image.

@@ -34,3 +34,4 @@ class RandomRotate90(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}
+

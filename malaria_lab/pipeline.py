@@ -21,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 from .atomic import atomic_path, write_json
 from .data.layout import ZIP_SEP, read_bytes
 from .errors import MalariaLabError
+from .settings import cache_dir as settings_cache_dir
 
 CACHE_VERSION = 1
 
@@ -52,11 +53,6 @@ class Arrays:
         for i, path in enumerate(self.paths):
             index.setdefault(where[path], []).append(i)
         return {split: self.subset(ids) for split, ids in index.items()}
-
-
-def default_cache_dir():
-    """``$MALARIA_LAB_CACHE``, else ``~/.cache/malaria_lab``."""
-    return Path(os.environ.get("MALARIA_LAB_CACHE") or Path.home() / ".cache" / "malaria_lab")
 
 
 def decode(data, size):
@@ -107,7 +103,7 @@ def load_arrays(rows, image_size=64, cache_dir=None, workers=None, progress=Fals
     if int(image_size) < 8:
         raise MalariaLabError(f"Image size {image_size} is too small.", "Use 32 pixels or more.")
     image_size = int(image_size)
-    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    cache = Path(cache_dir) if cache_dir else settings_cache_dir()
     key = _cache_key(rows, image_size) if use_cache else None
     if use_cache and (cache / f"{key}.json").is_file():
         meta = json.loads((cache / f"{key}.json").read_text())

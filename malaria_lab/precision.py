@@ -8,28 +8,12 @@ so ``auto`` picks it only where the processor has the instructions.
 """
 
 import contextlib
-import sys
-from pathlib import Path
 
 from .errors import MalariaLabError
+from .layer_walk import nested_layers
+from .machine import cpu_has_bfloat16, gpu_names
 
 CHOICES = ("auto", "float32", "mixed_bfloat16")
-_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-
-
-def cpu_has_bfloat16(cpuinfo="/proc/cpuinfo"):
-    """True when the CPU lists native bfloat16 instructions (Linux; False where it cannot tell)."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
-        return False
-    flags = set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
-    return any(flag in flags for flag in _CPU_FLAGS)
 
 
 def resolve(precision, backend=None, gpus=None):
@@ -42,9 +26,7 @@ def resolve(precision, backend=None, gpus=None):
         raise MalariaLabError(f"Unknown precision {precision!r}.", f"Use one of {', '.join(CHOICES)}.")
     if precision != "auto":
         return precision
-    import keras
-
-    from .reference import gpu_names
+    import keras  # heavy; this module is imported by the command line before a backend is chosen
 
     backend = backend or keras.backend.backend()
     gpus = gpu_names(backend) if gpus is None else gpus
@@ -57,7 +39,7 @@ def resolve(precision, backend=None, gpus=None):
 def policy(name):
     """Layers built inside take dtype policy ``name``; the global policy is restored afterwards,
     so models a student builds later in the same notebook stay float32."""
-    import keras
+    import keras  # heavy, see resolve()
 
     before = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(name)
@@ -67,19 +49,10 @@ def policy(name):
         keras.mixed_precision.set_global_policy(before)
 
 
-def layers_of(model):
-    """Every layer inside ``model``, nested models' layers included."""
-    found = []
-    for layer in getattr(model, "layers", []):
-        found.append(layer)
-        found.extend(layers_of(layer))
-    return found
-
-
 def to_float32(model):
     """Make every layer of ``model`` compute in float32 (weights are float32 already), so a model
     trained in bfloat16 predicts alike on any machine. Returns the model."""
-    for layer in [model, *layers_of(model)]:
+    for layer in [model, *nested_layers(model)]:
         if layer.dtype_policy.name != "float32":
             layer.dtype_policy = "float32"
     return model

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path
-from .data.layout import CLASSES, POSITIVE, find_images, patient_id, read_bytes, ZIP_SEP
+from .data.layout import CLASSES, POSITIVE, ZIP_SEP, find_images, patient_id, read_bytes
 from .errors import MalariaLabError
 
 PARTS = ("train", "val", "test")
@@ -262,6 +262,7 @@ def describe(rows):
 
 
 __all__ = [
-    "PARTS", "Row", "split_by_patient", "patient_folds", "assign_patients", "split_by_image", "split_dataset", "write_manifest",
+    "PARTS", "Row", "split_by_patient", "patient_folds", "assign_patients", "split_by_image", "split_dataset",
+    "write_manifest",
     "read_manifest", "part", "check_leakage", "Leakage", "describe", "patient_id",
 ]

@@ -12,8 +12,6 @@ from .data.layout import find_images
 from .errors import MalariaLabError
 from .split import check_leakage, describe, split_by_patient, write_manifest
 
-EMBEDDED = dict(per_class=1000, patients=20, seed=0)
-
 
 def gather_images(paths):
     """The images of several data sets together; the same file name twice is an error."""
@@ -39,7 +37,8 @@ def train_and_calibrate(train, val, out_dir, recipe, seed=0, verbose="auto", log
     scores) to ``out_dir``; returns (model, training summary plus the validation probabilities,
     ``val_probabilities``, which the threshold was chosen from, or None).
     """
-    from . import evaluate, train as training
+    from . import evaluate
+    from . import train as training
     from .precision import resolve
 
     recipe = training.get_recipe(recipe)
@@ -178,7 +177,7 @@ def run_all(data=None, out_dir="runs/latest", recipe=None, seed=0, verbose="auto
     synthetic data set, so the whole course runs offline.
     """
     from . import evaluate
-    from .data.synth import synthesize
+    from .data.synth import RUN_SYNTHETIC, synthesize
 
     start = time.perf_counter()
     out = Path(out_dir)
@@ -186,8 +185,8 @@ def run_all(data=None, out_dir="runs/latest", recipe=None, seed=0, verbose="auto
     data = data or find_default_data()
     if data is None:
         log(f"[1/6] data: no real data set found; making the embedded synthetic one "
-            f"({EMBEDDED['per_class']} cells per class, {EMBEDDED['patients']} patients).")
-        data = synthesize(out / "synthetic", **EMBEDDED)
+            f"({RUN_SYNTHETIC['per_class']} cells per class, {RUN_SYNTHETIC['patients']} patients).")
+        data = synthesize(out / "synthetic", **RUN_SYNTHETIC)
         recipe = recipe or "fast"
     else:
         log(f"[1/6] data: {data}")

@@ -16,7 +16,6 @@ import argparse
 import base64
 import io
 import re
-import runpy
 import shutil
 import subprocess
 import sys
@@ -42,9 +41,10 @@ PNG_COLOURS = 128
 
 
 def repository():
-    """(REPO, BRANCH) from course/make_source.py, the one place the repository is named."""
-    names = runpy.run_path(str(ROOT / "course" / "make_source.py"), run_name="make_source")
-    return names["REPO"], names["BRANCH"]
+    """(REPO, BRANCH) from malaria_lab/course/authoring.py, the one place the repository is named."""
+    from malaria_lab.course import authoring
+
+    return authoring.REPO, authoring.BRANCH
 
 
 def source_notebook(stage):
@@ -192,8 +192,8 @@ def _replace(text, shown):
 
 def refresh(executed=EXECUTED, log=print):
     """Re-run the six source notebooks in fast mode on the embedded data; save their outputs."""
-    from malaria_lab.pipeline import default_cache_dir
-    from malaria_lab.reference import run
+    from malaria_lab.course.solutions import run
+    from malaria_lab.settings import cache_dir as default_cache_dir
 
     executed = Path(executed)
     with tempfile.TemporaryDirectory(prefix="malaria_lab_site_") as tmp:

@@ -13,31 +13,16 @@ explicit, the solution, and the points. From that one declaration come:
 A check never raises into the notebook. It returns a :class:`Result`, shown as a coloured
 message, whose plain-text form is the points earned: that is how nbgrader reads partial
 credit from a test cell, and it keeps tracebacks (which show cell source) out of feedback.
-Everything a check runs happens inside :func:`quiet`, because nbgrader scores any stderr output
+Everything a check runs happens inside :func:`malaria_lab.quiet.muted`, because nbgrader scores any stderr output
 in a test cell as a failure and Keras and TensorFlow write warnings there.
 """
 
-import contextlib
-import html
-import io
-import logging
-import os
 import sys
 import textwrap
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-NOT_ATTEMPTED = "not attempted"
-MORE_AT_GRADING = "public checks passed; more checks run at grading"
-
-
-class Wrong(Exception):
-    """A check failed; ``str(err)`` tells the student what is wrong, in terms of the task."""
-
-
-class NotAttempted(Exception):
-    """The exercise still holds its starter code (or its names are not defined yet)."""
-
+from ..quiet import muted
+from .results import MORE_AT_GRADING, NOT_ATTEMPTED, NotAttempted, Result, Text, Wrong, fmt
 
 # --- helpers for writing checks ------------------------------------------------------------
 
@@ -71,114 +56,6 @@ def call(function, *args, label=None, **kwargs):
 def _one_line(err, limit=300):
     text = " ".join(str(err).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def layers_of(model):
-    """Every layer of a Keras model, nested models (e.g. an augmentation block) opened up.
-
-    Uses the public ``layers`` attribute only.
-    """
-    out = []
-    for layer in getattr(model, "layers", []):
-        if hasattr(layer, "layers") and layer.layers:
-            out.extend(layers_of(layer))
-        else:
-            out.append(layer)
-    return out
-
-
-@contextlib.contextmanager
-def quiet():
-    """Nothing reaches stderr inside: no Python warnings, no logging, no C++ log lines.
-
-    nbgrader gives 0 to a test cell with any stderr output, and a correct answer must not lose
-    its points to a TensorFlow notice. File descriptor 2 is pointed at /dev/null as well, since
-    TensorFlow's C++ runtime writes there directly.
-    """
-    previous_disable = logging.root.manager.disable
-    logging.disable(logging.CRITICAL)
-    saved_fd = None
-    try:
-        sys.stderr.flush()
-    except Exception:  # a closed or odd stderr: nothing to flush
-        pass
-    try:
-        saved_fd = os.dup(2)
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 2)
-        os.close(null)
-    except OSError:
-        saved_fd = None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with contextlib.redirect_stderr(io.StringIO()):
-                yield
-    finally:
-        if saved_fd is not None:
-            os.dup2(saved_fd, 2)
-            os.close(saved_fd)
-        logging.disable(previous_disable)
-
-
-# --- results -----------------------------------------------------------------------------
-
-
-@dataclass
-class Result:
-    """The outcome of checking one exercise.
-
-    Its plain-text form is the points earned (``"2.0"``): nbgrader reads partial credit from
-    that. Notebooks show the HTML form: a short message in words.
-    """
-
-    exercise: str
-    title: str
-    status: str  # "correct", "passed public", "wrong", "not attempted"
-    message: str
-    points: float
-    max_points: float
-    details: list = field(default_factory=list)
-
-    @property
-    def passed(self):
-        return self.status in ("correct", "passed public")
-
-    def __repr__(self):
-        return repr(float(self.points))
-
-    def __float__(self):
-        return float(self.points)
-
-    def __str__(self):
-        lines = [f"{self.exercise} ({self.title}): {self.message}"]
-        lines += [f"  - {d}" for d in self.details]
-        return "\n".join(lines)
-
-    def _repr_html_(self):
-        colour = {"correct": "#1b7f3b", "passed public": "#1b7f3b", "wrong": "#b3261e"}.get(
-            self.status, "#6b6b6b")
-        mark = {"correct": "&#10004;", "passed public": "&#10004;", "wrong": "&#10008;"}.get(
-            self.status, "&#9675;")
-        items = "".join(f"<li>{html.escape(d)}</li>" for d in self.details)
-        body = _markdown_code(html.escape(self.message))
-        return (
-            f'<div style="border-left:4px solid {colour};padding:4px 10px;margin:2px 0">'
-            f'<span style="color:{colour};font-weight:bold">{mark} {html.escape(self.exercise)}'
-            f" &middot; {html.escape(self.title)}</span>"
-            f' <span style="color:#555">({_fmt(self.points)}/{_fmt(self.max_points)} points)</span>'
-            f"<br>{body}{'<ul>' + _markdown_code(items) + '</ul>' if items else ''}</div>"
-        )
-
-
-def _fmt(x):
-    return f"{x:g}"
-
-
-def _markdown_code(text):
-    """`code` spans in a message shown as code."""
-    parts = text.split("`")
-    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
 # --- exercises ---------------------------------------------------------------------------
@@ -267,20 +144,20 @@ class Exercise:
     def hint(self, n=1):
         """Hint ``n`` of this exercise (1 is gentle; higher numbers say more)."""
         if not self.hints:
-            return _Text(f"{self.id}: no hints for this one.")
+            return Text(f"{self.id}: no hints for this one.")
         n = max(1, min(int(n), len(self.hints)))
         more = (f"\n\n(Hint {n} of {len(self.hints)}; `{self.id}.hint({n + 1})` says more.)"
                 if n < len(self.hints) else f"\n\n(Hint {n} of {len(self.hints)}; "
                 f"`{self.id}.solution()` shows a solution.)")
-        return _Text(f"**Hint {n}:** {self.hints[n - 1]}{more}")
+        return Text(f"**Hint {n}:** {self.hints[n - 1]}{more}")
 
     def solution(self):
         """A solution, to compare with yours once you have tried."""
-        return _Text(f"**Solution to {self.id}** ({self.title}):\n\n```python\n"
+        return Text(f"**Solution to {self.id}** ({self.title}):\n\n```python\n"
                      f"{self.solution_code}```")
 
     def __repr__(self):
-        return f"<exercise {self.id}: {self.title} ({_fmt(self.points)} points)>"
+        return f"<exercise {self.id}: {self.title} ({fmt(self.points)} points)>"
 
     # running
     def values_from(self, namespace):
@@ -297,7 +174,7 @@ class Exercise:
         With ``hidden``, the hidden checks run too and every check counts toward partial credit;
         without, the public checks run in order and the first failure is reported.
         """
-        with quiet():
+        with muted():
             try:
                 values = tuple(values) if values is not None else self.values_from(namespace or {})
             except NotAttempted as err:
@@ -356,16 +233,6 @@ def _caller_namespace():
     return frame.f_globals
 
 
-class _Text(str):
-    """Markdown text that notebooks render and terminals print as is."""
-
-    def _repr_markdown_(self):
-        return str(self)
-
-    def __repr__(self):
-        return str(self)
-
-
 # --- stages ------------------------------------------------------------------------------
 
 
@@ -394,14 +261,7 @@ class Stage:
         return iter(sorted(self.exercises.values(), key=lambda ex: ex.id))
 
     def __repr__(self):
-        return f"<stage {self.name}: {len(self.exercises)} exercises, {_fmt(self.points)} points>"
-
-
-def grade(stage, exercise, namespace):
-    """All checks of one exercise, public and hidden, on the names in ``namespace``."""
-    from . import load_stage
-
-    return load_stage(stage)[exercise].run(namespace=namespace, hidden=True)
+        return f"<stage {self.name}: {len(self.exercises)} exercises, {fmt(self.points)} points>"
 
 
 class Grader:
@@ -427,9 +287,3 @@ class Grader:
 
     def __repr__(self):
         return f"<grader for {self.exercise!r}>"
-
-
-def grader(stage, exercise):
-    from . import load_stage
-
-    return Grader(load_stage(stage)[exercise])

@@ -9,9 +9,10 @@ A graded test cell in a source notebook reads::
     q1.check()
 
 Students get only the last line. At grading, the hidden lines first rebind ``q1`` to a grader
-that runs every check, public and hidden. A student's notebook may have redefined ``q1``, patched ``malaria_lab.checks`` or replaced a
-reference function such as ``malaria_lab.split.check_leakage``; none of that reaches the copy
-made here, because every module of it is executed anew from disk under a new, random name.
+that runs every check, public and hidden. A student's notebook may have redefined ``q1``,
+patched ``malaria_lab.checks`` or replaced a reference function such as
+``malaria_lab.split.check_leakage``; none of that reaches the copy made here, because every
+module of it is executed anew from disk under a new, random name.
 Only the student's own names (read from ``globals()``) are graded.
 """
 

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from .engine import Stage, Wrong, call, expect, layers_of
+from ..layer_walk import leaf_layers
+from .engine import Stage, Wrong, call, expect
 
 STAGE = Stage("03_augment", "Augmentations that suit blood smears", prelude="""
     import numpy as np
@@ -94,7 +95,7 @@ def _augmenter(make_augmentation):
 
 
 def _run(aug, x, training):
-    import keras
+    import keras  # Keras loads when a check runs, not when the stages are listed
 
     try:
         # convert_to_numpy, not np.asarray: a tensor on a GPU (PyTorch, JAX) has no __array__.
@@ -105,11 +106,11 @@ def _run(aug, x, training):
 
 
 def _names(aug):
-    return [type(layer).__name__ for layer in layers_of(aug) if type(layer).__name__ != "InputLayer"]
+    return [type(layer).__name__ for layer in leaf_layers(aug) if type(layer).__name__ != "InputLayer"]
 
 
 def _configs(aug, name):
-    return [layer.get_config() for layer in layers_of(aug) if type(layer).__name__ == name]
+    return [layer.get_config() for layer in leaf_layers(aug) if type(layer).__name__ == name]
 
 
 def _span(value):
@@ -288,7 +289,7 @@ def _image(size=32, seed=2):
 
 
 def _keras():
-    import keras
+    import keras  # Keras loads when a check runs, not when the stages are listed
 
     return keras
 

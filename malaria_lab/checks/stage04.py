@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from .engine import Stage, call, expect, layers_of
+from ..layer_walk import leaf_layers
+from .engine import Stage, call, expect
 
 STAGE = Stage("04_build_cnn", "Build the CNN", prelude="""
     import numpy as np
@@ -117,7 +118,7 @@ def _model(build_cnn, image_size=64, augmentation=None):
 
 
 def _kinds(model, name):
-    return [layer for layer in layers_of(model) if type(layer).__name__ == name]
+    return [layer for layer in leaf_layers(model) if type(layer).__name__ == name]
 
 
 def _shape(tensor_shape):
@@ -138,7 +139,7 @@ def _(build_cnn):
 @q1.test("ends with a sigmoid, so the output is a probability")
 def _(build_cnn):
     model = _model(build_cnn, 64)
-    last = [l for l in layers_of(model) if type(l).__name__ in ("Dense", "Activation")][-1]
+    last = [l for l in leaf_layers(model) if type(l).__name__ in ("Dense", "Activation")][-1]
     activation = last.get_config().get("activation")
     expect(activation == "sigmoid",
            f"The last layer's activation is {activation!r}: the output should be the probability "
@@ -154,7 +155,7 @@ def _(build_cnn):
     scale = float(np.asarray(rescaling[0].get_config().get("scale")).reshape(-1)[0])
     expect(abs(scale - 1 / 255) < 1e-6, "Your Rescaling layer does not map 0-255 to 0-1: use "
                                          "`Rescaling(1 / 255)`.")
-    order = [type(l).__name__ for l in layers_of(model)]
+    order = [type(l).__name__ for l in leaf_layers(model)]
     expect(order.index("Rescaling") < order.index("Conv2D") if "Conv2D" in order else True,
            "Rescaling should come before the first convolution.")
 
@@ -209,7 +210,7 @@ def _(build_cnn):
 
 @q1.hidden_test("has the same number of weights as the description")
 def _(build_cnn):
-    from ..models import reference_cnn
+    from ..models import reference_cnn  # Keras loads when a check runs, not when the stages are listed
 
     model = _model(build_cnn, 64)
     expect(model.count_params() == reference_cnn(64, dropout=0.2).count_params(),
@@ -219,14 +220,14 @@ def _(build_cnn):
 
 @q1.hidden_test("works for another image size, and with augmentation in front")
 def _(build_cnn):
-    import keras
+    import keras  # Keras loads when a check runs, not when the stages are listed
 
     model = _model(build_cnn, 96)
     expect(_shape(model.input_shape) == (None, 96, 96, 3) and _shape(model.output_shape) == (None, 1),
            "With image_size=96, the input or output shape is wrong: use the `image_size` argument.")
     flip = keras.Sequential([keras.layers.RandomFlip("horizontal")], name="check_flip")
     model = _model(build_cnn, 48, augmentation=flip)
-    names = [type(l).__name__ for l in layers_of(model)]
+    names = [type(l).__name__ for l in leaf_layers(model)]
     expect("RandomFlip" in names, "With an augmentation given, the network should use it first "
                                   "(keep the starter lines that apply it).")
     x = np.random.default_rng(0).uniform(0, 255, (3, 48, 48, 3)).astype("float32")
@@ -264,7 +265,7 @@ q2 = STAGE.exercise(
 
 
 def _true_weights(in_channels, filters, kernel_size, use_bias):
-    import keras
+    import keras  # Keras loads when a check runs, not when the stages are listed
 
     layer = keras.layers.Conv2D(filters, kernel_size, use_bias=use_bias)
     layer.build((None, 16, 16, in_channels))

@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
 
-from .. import __version__
+from .._version import __version__
 from ..errors import MalariaLabError
 from .extract import FOLDER, check_destination, completed, ensure_free_space, extract
 

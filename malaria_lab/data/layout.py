@@ -7,7 +7,6 @@ nothing has to be extracted or copied to be used.
 """
 
 import os
-import re
 import threading
 import zipfile
 from dataclasses import dataclass
@@ -78,10 +77,6 @@ class Entry:
 
     path: str
     relative: str
-
-
-def is_zip_ref(path):
-    return ZIP_SEP in str(path)
 
 
 def class_and_depth(relative):
@@ -160,8 +155,3 @@ def read_bytes(path):
     if archive is None:
         archive = cache[archive_path] = zipfile.ZipFile(archive_path)
     return archive.read(member)
-
-
-def data_root_name(path):
-    """A short, readable name for a data set path (for reports)."""
-    return re.sub(r"\.zip$", "", Path(path).name) or str(path)

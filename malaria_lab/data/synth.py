@@ -21,6 +21,11 @@ from .layout import CLASSES
 
 SYNTH_VERSION = 1
 MANIFEST = ".synth.json"
+# The synthetic sets the project makes by itself, named for who uses them (``malaria-lab synth``
+# makes any other): the notebooks' data when nothing was downloaded (20 patients, so that
+# validation and test get a few each), and ``malaria-lab run``'s data when it is given none.
+COURSE_SYNTHETIC = dict(per_class=360, patients=20, seed=0)
+RUN_SYNTHETIC = dict(per_class=1000, patients=20, seed=0)
 MIN_SIZE, MAX_SIZE = 60, 150
 
 _PINK = np.array([212.0, 148.0, 158.0])

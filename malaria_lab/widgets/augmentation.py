@@ -10,8 +10,10 @@ import inspect
 import ipywidgets as w
 import numpy as np
 
+from ..course.plots import image_grid
 from ..errors import MalariaLabError
 from ..pipeline import make_augmenter
+from ..quiet import import_keras
 from .view import LiveView
 
 # What each knob of make_augmenter offers: (largest value on its slider, or None for an on/off
@@ -97,8 +99,6 @@ class AugmentationExplorer(LiveView):
 
     def augmenter(self, seed=None, name="augment"):
         """The Keras augmentation layers for the chosen settings, ready for a model."""
-        from ..quiet import import_keras
-
         import_keras()
         return make_augmenter(**self.settings, seed=seed, name=name)
 
@@ -122,8 +122,6 @@ class AugmentationExplorer(LiveView):
         key = (tuple(self.settings.items()), self.seed)
         if self._cache and self._cache[0] == key:
             return self._cache[1]
-        from ..quiet import import_keras
-
         keras = import_keras()
         if not any(self.settings.values()):
             out = np.repeat(self.originals[None], self.versions, axis=0)
@@ -146,8 +144,6 @@ class AugmentationExplorer(LiveView):
         self.code.value = f"<code>{self.call()}</code>"
 
     def figures(self):
-        from ..grading import image_grid
-
         copies = self.augmented()
         n = len(self.originals)
         pictures = list(self.originals) + [img for version in copies for img in version]

@@ -10,7 +10,10 @@ from collections import Counter
 
 import ipywidgets as w
 import numpy as np
+from matplotlib.figure import Figure
+from PIL import Image
 
+from ..course.plots import image_grid
 from ..data.layout import CLASSES, find_images, read_bytes
 from .view import LiveView
 
@@ -76,7 +79,6 @@ class DataBrowser(LiveView):
     def size(self, ref):
         """(width, height) in pixels of one image, read from its header."""
         if ref.path not in self._sizes:
-            from PIL import Image
 
             with Image.open(io.BytesIO(read_bytes(ref.path))) as image:
                 self._sizes[ref.path] = image.size
@@ -98,10 +100,6 @@ class DataBrowser(LiveView):
         self.status.value = self._summary()
 
     def figures(self):
-        from matplotlib.figure import Figure
-
-        from ..grading import image_grid
-
         shown = self.shown
         if not shown:
             fig = Figure(figsize=(5, 0.8), dpi=100)
@@ -109,7 +107,6 @@ class DataBrowser(LiveView):
             return [[fig]]
         pictures, titles = [], []
         for ref in shown:
-            from PIL import Image
 
             with Image.open(io.BytesIO(read_bytes(ref.path))) as image:
                 pictures.append(np.asarray(image.convert("RGB")))

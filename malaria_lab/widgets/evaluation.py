@@ -9,6 +9,7 @@ from pathlib import PurePosixPath
 
 import ipywidgets as w
 import numpy as np
+from matplotlib.figure import Figure
 
 from .. import evaluate
 from ..errors import MalariaLabError
@@ -77,8 +78,6 @@ class EvaluationExplorer(LiveView):
         self.scores.value = self._headline()
 
     def figures(self):
-        from matplotlib.figure import Figure
-
         m = self.metrics
         header = Figure(figsize=(8, 0.5), dpi=100)
         header.text(0.5, 0.5, self._headline().replace(", specificity", ",\nspecificity"),

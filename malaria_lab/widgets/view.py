@@ -10,6 +10,7 @@ import contextlib
 import io
 
 import ipywidgets as w
+from PIL import Image
 
 PREFIX = "malaria-lab-"
 
@@ -17,7 +18,7 @@ PREFIX = "malaria-lab-"
 def in_kernel():
     """True inside a Jupyter kernel (JupyterLab, Colab, nbclient), False in a terminal."""
     try:
-        from IPython import get_ipython
+        from IPython import get_ipython  # absent outside Jupyter: then no kernel
     except ImportError:
         return False
     shell = get_ipython()
@@ -26,8 +27,6 @@ def in_kernel():
 
 def to_png(rows):
     """One PNG of matplotlib Figures: each row left to right, rows top to bottom, on white."""
-    from PIL import Image
-
     rows = [[fig for fig in row if fig is not None] for row in rows]
     rows = [row for row in rows if row]
     pictures = [[_raster(fig) for fig in row] for row in rows]
@@ -47,8 +46,6 @@ def to_png(rows):
 
 
 def _raster(fig):
-    from PIL import Image
-
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=fig.dpi, facecolor="white")
     return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
@@ -121,7 +118,7 @@ class LiveView:
         if not (in_kernel() if live is None else live):
             print(self.text())
             return
-        from IPython.display import display
+        from IPython.display import display  # in a kernel, so IPython is there
 
         display(self.panel)
         self._handles.append(display(self.bundle(), raw=True, display_id=True))

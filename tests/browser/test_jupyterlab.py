@@ -73,7 +73,8 @@ def write_settings(folder):
     """User settings for the private JupyterLab: no news or update pop-ups, every cell in the DOM,
     and the notebook's kernel started without asking."""
     settings = {
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+            "fetchNews": "false", "checkForUpdates": False},
         "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {
             "windowingMode": "none", "autoStartDefaultKernel": True},
     }

@@ -1,0 +1,86 @@
+"""What checking an exercise says: a :class:`Result` (points, status, message), and the two
+exceptions a check raises, :class:`Wrong` and :class:`NotAttempted`."""
+
+import html
+from dataclasses import dataclass, field
+
+NOT_ATTEMPTED = "not attempted"
+MORE_AT_GRADING = "public checks passed; more checks run at grading"
+
+
+class Wrong(Exception):
+    """A check failed; ``str(err)`` tells the student what is wrong, in terms of the task."""
+
+
+class NotAttempted(Exception):
+    """The exercise still holds its starter code (or its names are not defined yet)."""
+
+
+# --- results -----------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """The outcome of checking one exercise.
+
+    Its plain-text form is the points earned (``"2.0"``): nbgrader reads partial credit from
+    that. Notebooks show the HTML form: a short message in words.
+    """
+
+    exercise: str
+    title: str
+    status: str  # "correct", "passed public", "wrong", "not attempted"
+    message: str
+    points: float
+    max_points: float
+    details: list = field(default_factory=list)
+
+    @property
+    def passed(self):
+        return self.status in ("correct", "passed public")
+
+    def __repr__(self):
+        return repr(float(self.points))
+
+    def __float__(self):
+        return float(self.points)
+
+    def __str__(self):
+        lines = [f"{self.exercise} ({self.title}): {self.message}"]
+        lines += [f"  - {d}" for d in self.details]
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        colour = {"correct": "#1b7f3b", "passed public": "#1b7f3b", "wrong": "#b3261e"}.get(
+            self.status, "#6b6b6b")
+        mark = {"correct": "&#10004;", "passed public": "&#10004;", "wrong": "&#10008;"}.get(
+            self.status, "&#9675;")
+        items = "".join(f"<li>{html.escape(d)}</li>" for d in self.details)
+        body = _markdown_code(html.escape(self.message))
+        return (
+            f'<div style="border-left:4px solid {colour};padding:4px 10px;margin:2px 0">'
+            f'<span style="color:{colour};font-weight:bold">{mark} {html.escape(self.exercise)}'
+            f" &middot; {html.escape(self.title)}</span>"
+            f' <span style="color:#555">({fmt(self.points)}/{fmt(self.max_points)} points)</span>'
+            f"<br>{body}{'<ul>' + _markdown_code(items) + '</ul>' if items else ''}</div>"
+        )
+
+
+def fmt(x):
+    return f"{x:g}"
+
+
+def _markdown_code(text):
+    """`code` spans in a message shown as code."""
+    parts = text.split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+class Text(str):
+    """Markdown text that notebooks render and terminals print as is."""
+
+    def _repr_markdown_(self):
+        return str(self)
+
+    def __repr__(self):
+        return str(self)

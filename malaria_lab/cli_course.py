@@ -1,0 +1,159 @@
+"""``malaria-lab course``: the instructor's entry point.
+
+* ``build``: the stages' text notebooks -> nbgrader's source notebooks -> the student release;
+* ``check``: exit 1 when anything generated is stale, saying which file to edit instead;
+* ``submission``: a test submission (reference answers, a declared mistake, untouched) put where
+  nbgrader collects it, for a dry run of the grading;
+* ``grade``: autograde, feedback and grades for every submission.
+"""
+
+import re
+from pathlib import Path
+
+from .checks import load_stage
+from .course.solutions import course_dir
+from .errors import MalariaLabError
+from .settings import STAGES
+
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
+
+
+def default_course_dir():
+    """``./course`` when it is a course folder, else the repository's ``course/``."""
+    here = Path("course")
+    return here if (here / "nbgrader_config.py").is_file() else course_dir()
+
+
+def _course(path):
+    path = Path(path) if path is not None else default_course_dir()
+    if not (path / "nbgrader_config.py").is_file():
+        raise MalariaLabError(f"{path} is not a course folder (it has no nbgrader_config.py).",
+                              "Give the course folder, e.g. `malaria-lab course build course/`.")
+    return path
+
+
+def _stages(names):
+    if not names:
+        return STAGES
+    unknown = [s for s in names if s not in STAGES]
+    if unknown:
+        raise MalariaLabError(f"No stage {unknown[0]!r}.", f"Use one of {', '.join(STAGES)}.")
+    return tuple(names)
+
+
+def _build(args):
+    # jupytext, nbformat and nbgrader's tools load only for the command that needs them.
+    from .course.authoring import write_sources
+    from .course.release import build_release
+
+    course, stages = _course(args.course_dir), _stages(args.stage)
+    changed = write_sources(course, stages)
+    if not args.no_release:
+        changed += build_release(course, stages)  # runs nbgrader: seconds per stage
+    for path in changed:
+        print("wrote", path)
+    print("Up to date." if not changed else f"{len(changed)} file(s) written; commit them with the text.")
+    return 0
+
+
+def _check(args):
+    # jupytext, nbformat and nbgrader's tools load only for the command that needs them.
+    from .course.authoring import stale_sources
+    from .course.release import stale_release
+
+    course, stages = _course(args.course_dir), _stages(args.stage)
+    problems = stale_sources(course, stages)
+    if not problems and not args.no_release:
+        stale = stale_release(course, stages)
+        problems += [f"{course / 'release' / rel} is stale: run `malaria-lab course build`." for rel in stale]
+    for line in problems:
+        print(line)
+    if problems:
+        return 1
+    print("The source and release notebooks are what the text notebooks build.")
+    return 0
+
+
+def _answers(args, stage):
+    if args.answers in ("solution", "untouched") and not args.mistake:
+        return args.answers
+    plan = {}
+    decl = load_stage(stage)
+    for item in args.mistake or []:
+        ex_id, _, k = item.partition("=")
+        if ex_id not in decl.exercises or not k.isdigit() or int(k) >= len(decl[ex_id].mistakes):
+            raise MalariaLabError(f"--mistake {item}: {stage} has no mistake {k or '?'} for {ex_id!r}.",
+                                  "Give EXERCISE=K, with K counting the exercise's declared mistakes from 0.")
+        plan[ex_id] = ("mistake", int(k))
+    if args.answers == "untouched":
+        plan.update({ex_id: "untouched" for ex_id in decl.exercises if ex_id not in plan})
+    return plan
+
+
+def _submission(args):
+    # jupytext, nbformat and nbgrader's tools load only for the command that needs them.
+    from .course.submissions import make_submission, write_submission
+
+    course, [stage] = _course(args.course_dir), _stages([args.stage])
+    if not STUDENT_ID.match(args.student):
+        raise MalariaLabError(f"Student id {args.student!r} is not a plain name.",
+                              "Use letters, digits and . _ @ - only (it becomes a folder name).")
+    release = course / "release" / stage / f"{stage}.ipynb"
+    if not release.is_file():
+        raise MalariaLabError(f"No release notebook at {release}.", "Run `malaria-lab course build` first.")
+    path = write_submission(course, args.student, stage, make_submission(release, stage, _answers(args, stage)))
+    print("wrote", path)
+    return 0
+
+
+def _grade(args):
+    # jupytext, nbformat and nbgrader's tools load only for the command that needs them.
+    from .course.autograde import grade, scores
+
+    course, stages = _course(args.course_dir), _stages(args.stage)
+    if not (course / "submitted").is_dir():
+        raise MalariaLabError(f"{course / 'submitted'} holds no submissions.",
+                              "Collect them first (nbgrader collect), or make one with "
+                              "`malaria-lab course submission`.")
+    timings = grade(course, stages)
+    for stage, seconds in timings.items():
+        print(f"{stage}: graded in {seconds:.0f} s")
+    for (stage, student), (score, top) in sorted(scores(course).items()):
+        print(f"{stage:>14} {student:>20}: {score:g}/{top:g}")
+    return 0
+
+
+def add_commands(sub, command):
+    """Add ``course`` and its subcommands to the ``malaria-lab`` parser."""
+    group = command("course", None, "Instructors: build, check and grade the course (run `malaria-lab course -h`).")
+    actions = group.add_subparsers(dest="course_command", required=True, metavar="ACTION")
+
+    def action(name, func, help):
+        a = actions.add_parser(name, help=help, description=help)
+        a.add_argument("course_dir", nargs="?", type=Path, metavar="COURSE_DIR",
+                       help="the course folder (default: ./course, else the repository's)")
+        a.set_defaults(func=func)
+        return a
+
+    a = action("build", _build, "Build nbgrader's source notebooks from the text notebooks "
+               "(course/stages/*.md) and the student release from those.")
+    a.add_argument("--stage", action="append", help="only this stage (repeatable)")
+    a.add_argument("--no-release", action="store_true", help="build the source notebooks only (no nbgrader)")
+
+    a = action("check", _check, "Exit 1 when a generated notebook (source or release) is stale, "
+               "saying which file to edit instead.")
+    a.add_argument("--stage", action="append", help="only this stage (repeatable)")
+    a.add_argument("--no-release", action="store_true", help="check the source notebooks only (no nbgrader)")
+
+    a = action("submission", _submission, "Put a test submission where nbgrader collects it: "
+               "submitted/STUDENT/STAGE/STAGE.ipynb.")
+    a.add_argument("--student", required=True)
+    a.add_argument("--stage", required=True)
+    a.add_argument("--answers", choices=("solution", "untouched"), default="solution",
+                   help="every exercise solved (default) or left as released")
+    a.add_argument("--mistake", action="append", metavar="EXERCISE=K",
+                   help="answer EXERCISE with its K-th declared typical mistake (repeatable)")
+
+    a = action("grade", _grade, "Autograde every submission, write feedback, export grades.csv.")
+    a.add_argument("--stage", action="append", help="only this stage (repeatable)")
+    return group

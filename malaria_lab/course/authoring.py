@@ -1,0 +1,269 @@
+"""Each stage is authored as one text notebook, ``course/stages/<stage>.md``, and built into
+nbgrader's source notebook ``course/source/<stage>/<stage>.ipynb``.
+
+The text is MyST Markdown read and written by jupytext, so it opens in JupyterLab as a notebook
+and diffs as text. Every cell carries an explicit ``id`` in its metadata, which becomes the cell's
+id and nbgrader ``grade_id``: inserting a cell changes no other cell's id, so notebooks already
+handed out keep grading. What the text does not spell out comes from elsewhere:
+
+* a markdown cell with ``exercise: qN`` holds the task; the heading (title, points), the hint
+  line, the answer cell (the declaration's code) and the graded check cell come from the
+  exercise's declaration in ``malaria_lab/checks/stageNN.py``;
+* ``{{ exercises }}`` in a markdown cell says how many exercises and points the stage has;
+* cells with ``generate: launch | install | imports`` are the Colab/Binder badges, the install
+  set-up cell, and the imports cell (its text, then the stage's prelude and its checks);
+* code cells with ``locked: true`` are set-up cells nbgrader restores when grading; other code
+  cells are the learner's to change; every markdown cell is locked.
+"""
+
+import secrets
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+from ..atomic import write_text
+from ..checks import load_stage
+from ..errors import MalariaLabError
+from ..settings import STAGES
+
+TEXT_DIR = "stages"
+SOURCE_DIR = "source"
+TEXT_FORMAT = "md:myst"
+# The repository on GitHub, the one place to change if it moves: the Colab and Binder badges,
+# the self-study site's launch buttons and the package Colab installs all come from it.
+REPO = "malaria-lab/malaria-lab"
+BRANCH = "main"
+PACKAGE_SPEC = f"malaria-lab @ git+https://github.com/{REPO}@{BRANCH}"
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
+SUMMARY = "{{ exercises }}"
+PLACEHOLDERS = {
+    "launch": "<!-- generated: the Open in Colab and Launch Binder badges -->",
+    "install": "# generated: installs the course package where it is missing (Colab, Binder)",
+}
+# At grading, rebind qN to a grader from a fresh copy of the checks (see malaria_lab/checks/fresh.py).
+HIDDEN_GRADER = (
+    'import runpy, malaria_lab\n'
+    '{ex} = runpy.run_path(malaria_lab.__path__[0] + "/checks/fresh.py")["grader"]({stage!r}, {ex!r})'
+)
+INSTALL = f"""\
+# Set-up. In Colab: keep your work on Google Drive (allow access when asked) and turn
+# on the widgets. Anywhere: install the course package if it is missing (about a
+# minute), keeping the TensorFlow and Keras already installed.
+import importlib.util
+import sys
+
+if "google.colab" in sys.modules:
+    from google.colab import drive, output
+
+    output.enable_custom_widget_manager()
+    try:
+        drive.mount("/content/drive")
+    except Exception as err:
+        print(f"Google Drive is not mounted ({{err}}): your work lasts this session only.")
+if importlib.util.find_spec("malaria_lab") is None:
+    from importlib import metadata
+
+    have = {{(d.metadata["Name"] or "").lower(): d.version for d in metadata.distributions()}}
+    keep = " ".join(f"{{n}}=={{have[n]}}" for n in ("tensorflow", "keras") if n in have)
+    %pip install --quiet "{PACKAGE_SPEC}" {{keep}}"""
+
+
+def text_path(course_dir, stage):
+    return Path(course_dir) / TEXT_DIR / f"{stage}.md"
+
+
+def source_path(course_dir, stage):
+    return Path(course_dir) / SOURCE_DIR / stage / f"{stage}.ipynb"
+
+
+def release_path(stage):
+    """The student version of a stage, relative to the repository root."""
+    return f"course/release/{stage}/{stage}.ipynb"
+
+
+def colab_url(stage):
+    """Opens the student version (never the solution) in Colab."""
+    return f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/{release_path(stage)}"
+
+
+def binder_url(stage):
+    """Opens the student version in JupyterLab on Binder."""
+    return f"https://mybinder.org/v2/gh/{REPO}/{BRANCH}?urlpath=lab/tree/{release_path(stage)}"
+
+
+def read_text(path):
+    """The text notebook at ``path``, as jupytext reads it."""
+    path = Path(path)
+    if not path.is_file():
+        raise MalariaLabError(f"No text notebook at {path}.",
+                              f"Each stage is authored in {TEXT_DIR}/<stage>.md of the course folder.")
+    return jupytext.read(path, fmt=TEXT_FORMAT)
+
+
+def _meta(grade_id, grade=False, solution=False, locked=False, points=None):
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
+            "solution": solution, "task": False}
+    if points is not None:
+        meta["points"] = points
+    return meta
+
+
+def _locked_markdown(cell_id, text):
+    cell = nbformat.v4.new_markdown_cell(text, id=cell_id)
+    cell.metadata["nbgrader"] = _meta(cell_id, locked=True)
+    return cell
+
+
+def _locked_code(cell_id, source):
+    cell = nbformat.v4.new_code_cell(source, id=cell_id)
+    cell.metadata["nbgrader"] = _meta(cell_id, locked=True)
+    return cell
+
+
+def hint_line(ex):
+    """The line under a task that points to the hints and the solution."""
+    hints = ", ".join(f"`{ex.id}.hint({n})`" if n > 1 else f"`{ex.id}.hint()`"
+                      for n in range(1, len(ex.hints) + 1))
+    return (f"*Stuck?* Run {hints} in a new cell, from gentle to explicit, and "
+            f"`{ex.id}.solution()` once you have tried.")
+
+
+def _exercise_cells(stage, ex, cell_id, task):
+    """The task (read-only), the answer cell (solution region) and the check (graded)."""
+    heading = f"### Exercise {ex.id[1:]}: {ex.title} ({ex.points:g} points)"
+    cells = [_locked_markdown(cell_id, f"{heading}\n\n{task}\n\n{hint_line(ex)}")]
+    answer = nbformat.v4.new_code_cell(ex.code.rstrip("\n"), id=f"{ex.id}_answer")
+    answer.metadata["nbgrader"] = _meta(answer.id, solution=True)
+    check = nbformat.v4.new_code_cell(
+        f"# Check exercise {ex.id[1:]}: run this cell after the one above.\n"
+        "### BEGIN HIDDEN TESTS\n" + HIDDEN_GRADER.format(stage=stage, ex=ex.id) + "\n"
+        "### END HIDDEN TESTS\n" f"{ex.id}.check()", id=f"{ex.id}_check")
+    check.metadata["nbgrader"] = _meta(check.id, grade=True, locked=True, points=ex.points)
+    return cells + [answer, check]
+
+
+def _summary(decl):
+    return (f"This notebook has {len(decl.exercises)} exercises worth {decl.points:g} points. Write your "
+            "code where it says `# YOUR CODE HERE` (delete the `raise NotImplementedError()` "
+            "line), run the cell, then run the check cell under it: it tells you what, if "
+            "anything, to fix.")
+
+
+def _generated(stage, decl, kind, cell_id, body):
+    if kind in PLACEHOLDERS and body.strip() not in ("", PLACEHOLDERS[kind]):
+        raise MalariaLabError(
+            f"Cell {cell_id} of {stage} is generated ({kind}), but its text was changed.",
+            f"Leave it as `{PLACEHOLDERS[kind]}`; its content comes from malaria_lab/course/authoring.py.")
+    if kind == "launch":
+        cell = nbformat.v4.new_markdown_cell(
+            f"[![Open In Colab]({COLAB_BADGE})]({colab_url(stage)}) "
+            f"[![Launch Binder]({BINDER_BADGE})]({binder_url(stage)})", id=cell_id)
+        cell.metadata["nbgrader"] = _meta(cell_id, locked=True)
+        return cell
+    if kind == "install":
+        return _locked_code(cell_id, INSTALL)
+    if kind == "imports":
+        module = f"malaria_lab.checks.stage{stage[:2]}"
+        ids = ", ".join(sorted(decl.exercises))
+        return _locked_code(cell_id, decl.prelude + body + f"\nfrom {module} import {ids}")
+    raise MalariaLabError(f"Cell {cell_id} of {stage} asks to generate {kind!r}, which is not a kind.",
+                          "Use generate: launch, install or imports.")
+
+
+def build(course_dir, stage):
+    """nbgrader's source notebook of ``stage``, built from its text notebook and declarations."""
+    path = text_path(course_dir, stage)
+    text = read_text(path)
+    decl = load_stage(stage)
+    cells, seen = [], set()
+    for cell in text.cells:
+        cell_id = cell.metadata.get("id")
+        if not cell_id:
+            raise MalariaLabError(f"A cell of {path} has no id (it begins {cell.source[:40]!r}).",
+                                  "Run `malaria-lab course build`: it gives new cells an id.")
+        if cell_id in seen:
+            raise MalariaLabError(f"Two cells of {path} have the id {cell_id!r}.",
+                                  "Give the cell you added a new id (or delete its id and run "
+                                  "`malaria-lab course build`).")
+        seen.add(cell_id)
+        kind, ex_id = cell.metadata.get("generate"), cell.metadata.get("exercise")
+        if kind:
+            cells.append(_generated(stage, decl, kind, cell_id, cell.source))
+        elif ex_id:
+            if ex_id not in decl.exercises:
+                raise MalariaLabError(f"{path} has a task for exercise {ex_id!r}, which "
+                                      f"malaria_lab/checks/stage{stage[:2]}.py does not declare.",
+                                      f"Declare it there, or use one of {', '.join(sorted(decl.exercises))}.")
+            cells += _exercise_cells(stage, decl[ex_id], cell_id, cell.source)
+        elif cell.cell_type == "markdown":
+            cells.append(_locked_markdown(cell_id, cell.source.replace(SUMMARY, _summary(decl))))
+        elif cell.metadata.get("locked"):
+            cells.append(_locked_code(cell_id, cell.source))
+        else:
+            cells.append(nbformat.v4.new_code_cell(cell.source, id=cell_id))
+    missing = sorted(set(decl.exercises) - {c.id.split("_")[0] for c in cells if c.id.endswith("_answer")})
+    if missing:
+        raise MalariaLabError(f"{path} has no task cell for exercise(s) {', '.join(missing)}.",
+                              "Add a markdown cell with `exercise: ID` in its metadata for each.")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = cells
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["malaria_lab"] = {"generated_from": f"course/{TEXT_DIR}/{stage}.md"}
+    return nb
+
+
+def _as_text(nb):
+    return nbformat.writes(nb) + "\n"
+
+
+def give_ids(course_dir, stage):
+    """Give every cell of the text notebook without an id a new one, written back into the text;
+    returns the ids given. Ids already there never change."""
+    path = text_path(course_dir, stage)
+    text = read_text(path)
+    given = []
+    for cell in text.cells:
+        if not cell.metadata.get("id"):
+            prefix = "md" if cell.cell_type == "markdown" else "code"
+            cell.metadata["id"] = f"{prefix}-{secrets.token_hex(3)}"
+            given.append(cell.metadata["id"])
+    if given:
+        write_text(path, jupytext.writes(text, fmt=TEXT_FORMAT))
+    return given
+
+
+def write_sources(course_dir, stages=STAGES):
+    """Build each stage's source notebook from its text (new cells get ids first); returns the
+    paths that changed."""
+    written = []
+    for stage in stages:
+        give_ids(course_dir, stage)
+        text = _as_text(build(course_dir, stage))
+        path = source_path(course_dir, stage)
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            write_text(path, text)
+            written.append(path)
+    return written
+
+
+def stale_sources(course_dir, stages=STAGES):
+    """One line per source notebook that is not what its text notebook builds (empty when none)."""
+    problems = []
+    for stage in stages:
+        path = source_path(course_dir, stage)
+        try:
+            text = _as_text(build(course_dir, stage))
+        except MalariaLabError as err:
+            problems.append(str(err))
+            continue
+        if not path.is_file():
+            problems.append(f"{path} is missing: run `malaria-lab course build`.")
+        elif path.read_text(encoding="utf-8") != text:
+            problems.append(
+                f"{path} is not what {text_path(course_dir, stage)} builds. It is generated: edit "
+                f"the text notebook course/{TEXT_DIR}/{stage}.md (or the exercise in "
+                f"malaria_lab/checks/stage{stage[:2]}.py) instead, then run `malaria-lab course build`.")
+    return problems

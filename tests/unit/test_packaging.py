@@ -1,0 +1,44 @@
+"""The three places requirements are written (pyproject, environment.yml, binder/) agree."""
+
+import re
+from pathlib import Path
+
+import tomllib
+
+ROOT = Path(__file__).resolve().parents[2]
+# Binder installs the CPU-only TensorFlow wheel under its own name.
+SAME = {"tensorflow-cpu": "tensorflow"}
+
+
+def _parse(lines):
+    found = {}
+    for line in lines:
+        line = re.sub(r"^-\s+", "", line.split("#")[0].strip())
+        match = re.fullmatch(r"([A-Za-z][A-Za-z0-9_.\-]*)\s*((?:>=|==|<=|~=|<|>)\s*[\w.]+)?", line)
+        if match and match.group(1) not in {"pip", "python"}:
+            name = SAME.get(match.group(1).lower(), match.group(1).lower())
+            found[name] = (match.group(2) or "").replace(" ", "")
+    return found
+
+
+def _pyproject():
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return _parse(data["project"]["dependencies"])
+
+
+def test_environment_yml_matches_pyproject():
+    text = (ROOT / "environment.yml").read_text()
+    pip_block = text.split("- pip:", 1)[1].splitlines()
+    assert _parse(pip_block) == _pyproject()
+    assert "-e ." in text
+
+
+def test_binder_matches_pyproject_and_installs_the_package_without_deps():
+    assert _parse((ROOT / "binder" / "requirements.txt").read_text().splitlines()) == _pyproject()
+    post = (ROOT / "binder" / "postBuild").read_text()
+    assert post.startswith("#!/bin/bash") and "set -e" in post and "--no-deps -e ." in post
+    assert "download" not in post.split("set -e", 1)[1]
+
+
+def test_no_exact_pins_that_would_clash_with_colab():
+    assert all(not spec.startswith("==") for spec in _pyproject().values())

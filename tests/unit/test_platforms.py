@@ -1,0 +1,229 @@
+"""Where students run the course: Colab (badge, set-up cell, Drive), Binder-sized memory."""
+
+import importlib.util
+import shutil
+import sys
+import types
+from importlib import metadata
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from malaria_lab import machine, settings
+from malaria_lab.checks import STAGES
+from malaria_lab.course import workspace
+
+ROOT = Path(__file__).resolve().parents[2]
+AUTHORING = ROOT / "malaria_lab" / "course" / "authoring.py"
+
+
+@pytest.fixture(scope="module")
+def authoring():
+    from malaria_lab.course import authoring
+
+    return vars(authoring)
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    for name in ("NBGRADER_EXECUTION", "COLAB_RELEASE_TAG", "MEM_LIMIT", settings.FAST_ENV,
+                 settings.WORK_ENV, settings.DATA_ENV, settings.DRIVE_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(settings.FALLBACKS_ENV, str(tmp_path / "reference"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return monkeypatch
+
+
+def release(stage):
+    return nbformat.read(str(ROOT / "course" / "release" / stage / f"{stage}.ipynb"), as_version=4)
+
+
+# --- Colab ---------------------------------------------------------------------------------------
+
+
+def test_the_repository_is_named_once(authoring):
+    text = AUTHORING.read_text()
+    assert text.count(f'"{authoring["REPO"]}"') == 1
+    assert authoring["REPO"] in authoring["PACKAGE_SPEC"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_release_notebooks_start_with_badges_that_open_the_student_version(stage, authoring):
+    first = release(stage).cells[0]
+    assert first.cell_type == "markdown"
+    colab, binder = authoring["colab_url"](stage), authoring["binder_url"](stage)
+    assert f"]({colab})" in first.source and f"]({binder})" in first.source
+    target = f"course/release/{stage}/{stage}.ipynb"
+    assert colab.endswith(f"/blob/{authoring['BRANCH']}/{target}") and binder.endswith(target)
+    assert (ROOT / target).is_file()
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_first_code_cell_is_the_platform_set_up(stage):
+    code = next(c for c in release(stage).cells if c.cell_type == "code")
+    assert "enable_custom_widget_manager()" in code.source
+    assert 'drive.mount("/content/drive")' in code.source
+    assert "%pip install" in code.source
+
+
+def _set_up_cell(stage="05_train"):
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    code = next(c for c in release(stage).cells if c.cell_type == "code").source
+    return TransformerManager().transform_cell(code)
+
+
+class FakeShell:
+    def __init__(self):
+        self.magics = []
+
+    def run_line_magic(self, name, line, *args):
+        self.magics.append((name, line))
+
+
+@pytest.mark.parametrize("mount_fails", [False, True])
+def test_set_up_cell_in_colab_mounts_drive_and_keeps_colabs_tensorflow(monkeypatch, capsys, authoring,
+                                                                       mount_fails):
+    calls = []
+
+    def mount(path):
+        calls.append(("mount", path))
+        if mount_fails:
+            raise RuntimeError("mount failed: the user declined")
+
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=mount)
+    colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append(("widgets",)))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "malaria_lab" else real(name, *a))
+    shell = FakeShell()
+    names = {"get_ipython": lambda: shell}
+    exec(_set_up_cell(), names)
+    assert ("widgets",) in calls and ("mount", "/content/drive") in calls
+    assert ("Google Drive is not mounted" in capsys.readouterr().out) == mount_fails
+    [(magic, line)] = shell.magics
+    assert magic == "pip" and f'"{authoring["PACKAGE_SPEC"]}"' in line
+    pins = line.split('"')[-1].strip().format(**names).split()
+    assert f"keras=={metadata.version('keras')}" in pins
+    if importlib.util.find_spec("tensorflow") and "tensorflow" in {
+            (d.metadata["Name"] or "").lower() for d in metadata.distributions()}:
+        assert f"tensorflow=={metadata.version('tensorflow')}" in pins
+
+
+def test_set_up_cell_elsewhere_does_nothing_when_the_package_is_there(monkeypatch):
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    shell = FakeShell()
+    exec(_set_up_cell(), {"get_ipython": lambda: shell})
+    assert shell.magics == []
+
+
+def test_training_stage_resumes_from_its_backup():
+    nb = nbformat.read(str(ROOT / "course" / "source" / "05_train" / "05_train.ipynb"), as_version=4)
+    fit = next(c for c in nb.cells if "model.fit(" in c.source)
+    assert 'BackupAndRestore(course.train_dir / "backup")' in fit.source
+    assert "resume," in fit.source or "resume]" in fit.source
+
+
+# --- Google Drive ------------------------------------------------------------------------------
+
+
+def test_work_folder_goes_to_drive_when_mounted(clean_env, tmp_path):
+    assert settings.drive_dir() is None
+    assert settings.work_dir() == tmp_path / "home" / "malaria_lab_work"
+    drive = tmp_path / "drive"
+    clean_env.setenv(settings.DRIVE_ENV, str(drive))
+    assert settings.drive_dir() is None, "not mounted: no folder"
+    drive.mkdir()
+    assert settings.work_dir() == drive / "malaria_lab_work"
+    course = workspace.Course("05_train", log=lambda _: None)
+    assert course.on_drive and course.train_dir == drive / "malaria_lab_work" / "train"
+    assert course.images_dir == tmp_path / "home" / "malaria_lab_data", "images unpack off Drive"
+    assert "Google Drive" in course.describe()
+    clean_env.setenv(settings.WORK_ENV, str(tmp_path / "mine"))
+    assert settings.work_dir() == tmp_path / "mine" and not workspace.Course(log=print).on_drive
+
+
+def test_colab_without_drive_says_the_work_will_not_last(clean_env):
+    clean_env.setenv("COLAB_RELEASE_TAG", "release-colab")
+    assert settings.in_colab() and settings.drive_dir() is None  # /content/drive is not here
+    assert "Google Drive is not mounted" in workspace.Course("02_split").describe()
+
+
+def _drive_with_zip(clean_env, tmp_path, synth_data):
+    drive = tmp_path / "drive"
+    drive.mkdir()
+    clean_env.setenv(settings.DRIVE_ENV, str(drive))
+    archive = shutil.make_archive(str(tmp_path / "cell_images"), "zip", synth_data)
+    return drive, Path(archive)
+
+
+def test_data_kept_on_drive_is_unpacked_locally_in_a_new_session(clean_env, tmp_path, synth_data):
+    drive, archive = _drive_with_zip(clean_env, tmp_path, synth_data)
+    messages = []
+    course = workspace.Course("03_augment", log=messages.append)
+    kept = course.data_dir / "downloads" / "cell_images.zip"
+    kept.parent.mkdir(parents=True)
+    shutil.copy(archive, kept)
+    data = course.data()
+    assert data == tmp_path / "home" / "malaria_lab_data" / "cell_images"
+    assert len(course.images()) == 400
+    assert any("on your Google Drive" in m for m in messages)
+    assert not (course.data_dir / "cell_images").exists(), "no small files on Drive"
+
+
+def test_download_on_drive_keeps_the_zip_there(clean_env, tmp_path, synth_data, monkeypatch):
+    from malaria_lab.data import download as download_module
+
+    drive, archive = _drive_with_zip(clean_env, tmp_path, synth_data)
+    fetched = []
+
+    def fake_fetch(url, target, **kwargs):
+        fetched.append((url, Path(target)))
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(archive, target)
+        return Path(target)
+
+    monkeypatch.setattr(download_module, "fetch", fake_fetch)
+    course = workspace.Course("01_download", log=lambda _: None)
+    data = course.download(progress=False)
+    [(url, target)] = fetched
+    assert url == download_module.NIH_URL and target.is_relative_to(drive)
+    assert data == course.images_dir / "cell_images" and not data.is_relative_to(drive)
+    assert course.download(progress=False) == data and len(fetched) == 1, "nothing fetched twice"
+
+
+def test_data_env_wins_over_download(clean_env, tmp_path, synth_data):
+    clean_env.setenv(settings.DATA_ENV, str(synth_data))
+    course = workspace.Course("01_download", work=tmp_path / "w", log=lambda _: None)
+    assert course.download(progress=False) == synth_data / "cell_images", "nothing downloaded"
+    assert not course.data_dir.exists()
+
+
+# --- memory ------------------------------------------------------------------------------------
+
+
+def test_binder_sized_memory_is_detected_and_said(clean_env):
+    clean_env.setenv("MEM_LIMIT", str(2 * 1024**3))  # what Binder sets
+    assert machine.memory_gb() == pytest.approx(2.0)
+    course = workspace.Course("05_train", fast=False)
+    assert course.low_memory
+    text = course.describe()
+    assert "2.0 GB" in text and "at most 6000 train" in text
+    assert "fast mode's small subsets fit" in workspace.Course("05_train", fast=True).describe()
+
+
+def test_a_big_machine_is_left_alone(clean_env):
+    course = workspace.Course("05_train", fast=False, memory=16)
+    assert not course.low_memory and "GB" not in course.describe()
+
+
+def test_low_memory_trains_on_a_subset(clean_env, tmp_path, synth_data, monkeypatch):
+    clean_env.setenv(settings.DATA_ENV, str(synth_data))
+    monkeypatch.setattr(workspace, "LOW_MEMORY_LIMITS", {"train": 50, "val": 20, "test": 20})
+    small = workspace.Course("05_train", work=tmp_path / "w", fast=False, memory=2, log=lambda _: None)
+    big = workspace.Course("05_train", work=tmp_path / "w", fast=False, memory=32, log=lambda _: None)
+    assert len(small.arrays("train")) == 50 and len(small.arrays("val")) <= 20
+    assert len(big.arrays("train")) > 50
