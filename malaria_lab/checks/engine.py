@@ -183,9 +183,10 @@ class Exercise:
             outcomes = []
             for check in checks:
                 outcome, message = _run_check(check, values)
-                if outcome == NOT_ATTEMPTED:
-                    return self._result(NOT_ATTEMPTED, f"Not attempted: {message}", 0.0)
                 outcomes.append((check, outcome, message))
+                if outcome == NOT_ATTEMPTED:
+                    return self._result(NOT_ATTEMPTED, f"Not attempted: {message}", 0.0,
+                                        outcomes=outcomes)
                 if outcome == "wrong" and not hidden:
                     break
         failed = [(c, m) for c, o, m in outcomes if o == "wrong"]
@@ -193,8 +194,9 @@ class Exercise:
         earned = sum(c.weight for c, o, _ in outcomes if o == "ok")
         if not failed:
             if hidden or not self.has_hidden:
-                return self._result("correct", "Correct: all checks passed.", self.points)
-            return self._result("passed public", f"Correct so far: {MORE_AT_GRADING}.", self.points)
+                return self._result("correct", "Correct: all checks passed.", self.points, outcomes=outcomes)
+            return self._result("passed public", f"Correct so far: {MORE_AT_GRADING}.", self.points,
+                                outcomes=outcomes)
         points = round(self.points * earned / total, 2) if hidden else 0.0
         first_check, first_message = failed[0]
         if hidden and all(c.hidden for c, _ in failed):
@@ -206,10 +208,11 @@ class Exercise:
             for _, message in failed[1:]:
                 if message != first_message and message not in details and len(details) < 3:
                     details.append(message)
-        return self._result("wrong", lead + first_message, points, details)
+        return self._result("wrong", lead + first_message, points, details, outcomes)
 
-    def _result(self, status, message, points, details=()):
-        return Result(self.id, self.title, status, message, float(points), self.points, list(details))
+    def _result(self, status, message, points, details=(), outcomes=()):
+        checks = [{"what": c.what, "hidden": c.hidden, "outcome": o, "message": m} for c, o, m in outcomes]
+        return Result(self.id, self.title, status, message, float(points), self.points, list(details), checks)
 
 
 def _run_check(check, values):

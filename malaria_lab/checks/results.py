@@ -34,10 +34,19 @@ class Result:
     points: float
     max_points: float
     details: list = field(default_factory=list)
+    # Each check run: {"what", "hidden", "outcome" ("ok", "wrong", "not attempted"), "message"}.
+    checks: list = field(default_factory=list)
 
     @property
     def passed(self):
         return self.status in ("correct", "passed public")
+
+    def to_dict(self):
+        """Plain data for JSON: what the class report and the grading record read."""
+        return {"id": self.exercise, "title": self.title, "status": self.status, "message": self.message,
+                "points": self.points, "max_points": self.max_points, "details": list(self.details),
+                "checks": [dict(c) for c in self.checks],
+                "failed": [c["what"] for c in self.checks if c["outcome"] == "wrong"]}
 
     def __repr__(self):
         return repr(float(self.points))
