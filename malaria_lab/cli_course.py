@@ -107,20 +107,26 @@ def _submission(args):
 
 
 def _grade(args):
-    # jupytext, nbformat and nbgrader's tools load only for the command that needs them.
-    from .course.autograde import grade, scores
+    # The grader loads nbgrader, jupyter_client and, for the fallback model, Keras.
+    from .course.grader.classgrade import grade
+    from .course.grader.sandbox import Limits
 
     course, stages = _course(args.course_dir), _stages(args.stage)
-    if not (course / "submitted").is_dir():
-        raise MalariaLabError(f"{course / 'submitted'} holds no submissions.",
-                              "Collect them first (nbgrader collect), or make one with "
-                              "`malaria-lab course submission`.")
-    timings = grade(course, stages)
-    for stage, seconds in timings.items():
-        print(f"{stage}: graded in {seconds:.0f} s")
-    for (stage, student), (score, top) in sorted(scores(course).items()):
-        print(f"{stage:>14} {student:>20}: {score:g}/{top:g}")
-    return 0
+    for student in args.student or []:
+        if not STUDENT_ID.match(student):
+            raise MalariaLabError(f"Student id {student!r} is not a plain name.",
+                                  "Use letters, digits and . _ @ - only.")
+    if args.timeout is not None and args.timeout <= 0 or args.memory is not None and args.memory <= 0:
+        raise MalariaLabError("--timeout and --memory must be positive.", "Give seconds per cell and GB per job.")
+    if args.workers is not None and args.workers < 1:
+        raise MalariaLabError("--workers must be at least 1.", "Give how many jobs run at once.")
+    limits = Limits(**{k: v for k, v in {"cell_seconds": args.timeout, "memory_gb": args.memory}.items()
+                       if v is not None})
+    if args.timeout is not None:
+        limits = Limits(**dict(limits.to_dict(), notebook_seconds=max(limits.notebook_seconds, 6 * args.timeout)))
+    summary = grade(course, stages=stages, students=args.student, workers=args.workers, scheduler=args.scheduler,
+                    limits=limits, force=args.force, sandboxed=not args.no_sandbox, progress=not args.quiet)
+    return 0 if summary["failed"] == 0 else 1
 
 
 def add_commands(sub, command):
@@ -130,6 +136,7 @@ def add_commands(sub, command):
 
     def action(name, func, help):
         a = actions.add_parser(name, help=help, description=help)
+        a.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
         a.add_argument("course_dir", nargs="?", type=Path, metavar="COURSE_DIR",
                        help="the course folder (default: ./course, else the repository's)")
         a.set_defaults(func=func)
@@ -154,6 +161,15 @@ def add_commands(sub, command):
     a.add_argument("--mistake", action="append", metavar="EXERCISE=K",
                    help="answer EXERCISE with its K-th declared typical mistake (repeatable)")
 
-    a = action("grade", _grade, "Autograde every submission, write feedback, export grades.csv.")
+    a = action("grade", _grade, "Grade every submission in nbgrader's submitted/, each in a sandbox, in "
+               "parallel: gradebook, autograded/, feedback/ and a JSON record per job (grading/jobs/).")
     a.add_argument("--stage", action="append", help="only this stage (repeatable)")
+    a.add_argument("--student", action="append", help="only this student (repeatable)")
+    a.add_argument("--workers", type=int, help="jobs at once on this machine (default: from cores and memory)")
+    a.add_argument("--scheduler", metavar="ADDRESS", help="run the jobs on a Dask cluster (tcp://host:8786)")
+    a.add_argument("--timeout", type=float, metavar="S", help="seconds one cell may run (default 120)")
+    a.add_argument("--memory", type=float, metavar="GB", help="memory one job may use (default 3)")
+    a.add_argument("--force", action="store_true", help="grade again what is unchanged since last time")
+    a.add_argument("--no-sandbox", action="store_true",
+                   help="run students' code without the sandbox (with your rights): only where bubblewrap cannot run")
     return group

@@ -8,7 +8,6 @@ adds the course's magics.
 import os
 
 from .course.doctor import doctor
-from .quiet import import_keras
 from .settings import FAST_ENV, fast_mode
 
 MAGICS = ("malaria_doctor", "malaria_fast")
@@ -44,12 +43,9 @@ def _magics_class():
 
 
 def load_ipython_extension(ipython):
-    """Quiet TensorFlow, inline plots (in a kernel), and register the magics."""
+    """Quiet TensorFlow, inline plots (in a kernel), and register the magics. Keras itself loads
+    in the stage's set-up (``setup(stage)``), and only for the stages that use it."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        import_keras()
-    except Exception:  # %malaria_doctor will say what is wrong
-        pass
     if getattr(ipython, "kernel", None) is not None:
         ipython.run_line_magic("matplotlib", "inline")
     ipython.register_magics(_magics_class())

@@ -19,10 +19,14 @@ in a test cell as a failure and Keras and TensorFlow write warnings there.
 
 import sys
 import textwrap
+import weakref
 from dataclasses import dataclass
 
 from ..quiet import muted
-from .results import MORE_AT_GRADING, NOT_ATTEMPTED, NotAttempted, Result, Text, Wrong, fmt
+from .results import MORE_AT_GRADING, NOT_ATTEMPTED, NotAttempted, Result, Stopped, Text, Wrong, fmt
+
+# A copy of an answer that was the very object passed in as an argument, mapped to that argument.
+_ALIASES = weakref.WeakKeyDictionary()
 
 # --- helpers for writing checks ------------------------------------------------------------
 
@@ -50,7 +54,27 @@ def call(function, *args, label=None, **kwargs):
     except (Wrong, NotAttempted):
         raise
     except Exception as err:  # the student's code failed: say how, in one line
-        raise Wrong(f"Calling `{label}` raised {type(err).__name__}: {_one_line(err)}") from None
+        kind = getattr(err, "student_type", type(err).__name__)  # raised across the sandbox's wall
+        raise Wrong(f"Calling `{label}` raised {kind}: {_one_line(err)}") from None
+
+
+def same_object(answer, argument):
+    """True when the student's function returned ``argument`` itself (here, or across the
+    sandbox's wall, where the answer is a copy)."""
+    if answer is argument:
+        return True
+    try:
+        return _ALIASES.get(answer) is argument
+    except TypeError:  # not weak-referenceable: plain data, never an argument
+        return False
+
+
+def remember_alias(answer, argument):
+    """Note that ``answer`` (a copy from the sandbox) stands for the object ``argument``."""
+    try:
+        _ALIASES[answer] = argument
+    except TypeError:
+        pass
 
 
 def _one_line(err, limit=300):
@@ -181,9 +205,13 @@ class Exercise:
                 return self._result(NOT_ATTEMPTED, f"Not attempted: {err}", 0.0)
             checks = [c for c in self.checks if hidden or not c.hidden]
             outcomes = []
-            for check in checks:
+            for i, check in enumerate(checks):
                 outcome, message = _run_check(check, values)
                 outcomes.append((check, outcome, message))
+                if outcome == "stopped":
+                    outcomes[-1] = (check, "wrong", message)
+                    outcomes += [(c, "wrong", f"Not run: {message}") for c in checks[i + 1:]]
+                    break
                 if outcome == NOT_ATTEMPTED:
                     return self._result(NOT_ATTEMPTED, f"Not attempted: {message}", 0.0,
                                         outcomes=outcomes)
@@ -222,6 +250,8 @@ def _run_check(check, values):
         return NOT_ATTEMPTED, str(err)
     except NotImplementedError:
         return NOT_ATTEMPTED, "your code still raises NotImplementedError: replace that line."
+    except Stopped as err:
+        return "stopped", str(err)
     except Wrong as err:
         return "wrong", str(err)
     except Exception as err:  # an answer of an unexpected shape broke the check: still its fault

@@ -16,6 +16,11 @@ class NotAttempted(Exception):
     """The exercise still holds its starter code (or its names are not defined yet)."""
 
 
+class Stopped(Wrong):
+    """A call of the student's code did not finish (time limit, memory, a dead kernel): the
+    exercise's remaining checks are not run."""
+
+
 # --- results -----------------------------------------------------------------------------
 
 

@@ -3,7 +3,7 @@
 import os
 import tempfile
 
-from .engine import Stage, call, expect
+from .engine import Stage, call, expect, same_object
 
 STAGE = Stage("05_train", "Train with callbacks, and read the curves", prelude="""
     import numpy as np
@@ -81,12 +81,12 @@ def _compiled(compile_for_training, learning_rate=None):
         got = call(compile_for_training, model, learning_rate=learning_rate,
                    label=f"compile_for_training(model, learning_rate={learning_rate})")
     expect(got is not None, "`compile_for_training` should end with `return model`.")
-    expect(got is model, "`compile_for_training` should compile the model it is given and return "
-                         "that same model.")
-    config = model.get_compile_config() if hasattr(model, "get_compile_config") else {}
-    expect(bool(config) and model.optimizer is not None,
+    expect(same_object(got, model), "`compile_for_training` should compile the model it is given "
+                                    "and return that same model.")
+    config = got.get_compile_config() if hasattr(got, "get_compile_config") else {}
+    expect(bool(config) and got.optimizer is not None,
            "The model is not compiled: call `model.compile(...)`.")
-    return model, config
+    return got, config
 
 
 def _names(value):

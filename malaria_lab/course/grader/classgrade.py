@@ -1,0 +1,269 @@
+"""``malaria-lab course grade``: every submission nbgrader's ``submitted/`` holds, one job per
+(student, stage), in parallel workers here or on a Dask cluster, each in a sandbox; one trusted
+writer saves the results (:mod:`.outputs`). Resumable: a job whose submission, course source and
+limits are unchanged since it was graded is skipped unless ``force``.
+"""
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from ..._version import __version__
+from ...atomic import write_json, write_text
+from ...checks import load_stage
+from ...errors import MalariaLabError
+from ...machine import memory_gb
+from ...settings import FALLBACKS_ENV, STAGES, fallbacks_dir
+from .. import fallbacks, records
+from ..nbgrader_cmd import nbgrader
+from . import outputs, sandbox
+from .job import _failed, grade_job
+
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
+TEMPLATES = Path("grading") / "templates"
+
+
+def find_jobs(course_dir, stages=None, students=None):
+    """[(student, stage, notebook path)] of what ``submitted/`` holds, and one line per folder
+    that cannot be a submission."""
+    root = Path(course_dir) / "submitted"
+    jobs, skipped = [], []
+    for student_dir in sorted(root.iterdir()) if root.is_dir() else []:
+        student = student_dir.name
+        if not student_dir.is_dir() or (students and student not in students):
+            continue
+        if not STUDENT_ID.match(student):
+            skipped.append(f"submitted/{student}: not a student id (letters, digits, . _ @ -)")
+            continue
+        for stage in stages or STAGES:
+            path = student_dir / stage / f"{stage}.ipynb"
+            if path.is_file():
+                jobs.append((student, stage, path))
+    return jobs, skipped
+
+
+def templates(course_dir, stages, log):
+    """{stage: release notebook JSON} as nbgrader generates it now, with the assignment in the
+    gradebook; regenerated only when the source notebook changed."""
+    course_dir = Path(course_dir)
+    out = {}
+    for stage in stages:
+        source = (course_dir / "source" / stage / f"{stage}.ipynb").read_bytes()
+        digest = hashlib.sha256(source).hexdigest()
+        saved = course_dir / TEMPLATES / f"{stage}.ipynb"
+        stamp = saved.with_suffix(".sha256")
+        if not (saved.is_file() and stamp.is_file() and stamp.read_text().strip() == digest
+                and (course_dir / "gradebook.db").is_file()):
+            log(f"Registering {stage} in the gradebook (nbgrader generate_assignment)...")
+            with tempfile.TemporaryDirectory(prefix="malaria-lab-release-") as scratch:
+                nbgrader(["generate_assignment", stage, "--force",
+                          f"--CourseDirectory.release_directory={scratch}"], course_dir)
+                text = (Path(scratch) / stage / f"{stage}.ipynb").read_text(encoding="utf-8")
+            write_text(saved, text)
+            write_text(stamp, digest + "\n")
+        out[stage] = saved.read_text(encoding="utf-8")
+    return out
+
+
+def warm_fallbacks(log):
+    """Make the fallbacks grading needs before any sandbox starts: inside, they are read-only."""
+    from .. import workspace  # with the fallback model, imports Keras: once, before the jobs
+
+    with tempfile.TemporaryDirectory(prefix="malaria-lab-warm-") as work:
+        course = workspace.Course("06_evaluate", work=work, fast=True, log=log)
+        data = course.data(quiet=True)
+        fallbacks.split_rows(data)
+        fallbacks.trained_dir(course)
+    return data
+
+
+def default_workers(limits):
+    """As many workers as there are cores, and as fit in memory at the job's memory cap."""
+    total = memory_gb() or 4.0
+    return max(1, min(os.cpu_count() or 1, int(total // max(limits.memory_gb, 0.5))))
+
+
+def _fingerprint(submission, template, limits, sandboxed):
+    h = hashlib.sha256()
+    for part in (submission, template.encode(), json.dumps(limits.to_dict(), sort_keys=True).encode(),
+                 f"{__version__}|{sandboxed}".encode()):
+        h.update(hashlib.sha256(part).digest())
+    return h.hexdigest()
+
+
+def _already(course_dir, stage, student, fingerprint):
+    path = records.path_of(course_dir, stage, student)
+    try:
+        old = records.validate(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return False
+    return old["fingerprint"] == fingerprint and old["status"] == "graded"
+
+
+def grade(course_dir, stages=None, students=None, workers=None, scheduler=None, limits=None,
+          force=False, sandboxed=True, log=print, progress=True):
+    """Grade the class (see the module docstring); returns the summary (also saved as
+    ``grading/summary.json``)."""
+    course_dir = Path(course_dir).resolve()
+    limits = limits or sandbox.Limits()
+    stages = tuple(stages or STAGES)
+    if sandboxed:
+        sandbox.bwrap()
+    jobs, skipped = find_jobs(course_dir, stages, students)
+    if not jobs:
+        raise MalariaLabError(f"No submissions to grade in {course_dir / 'submitted'}"
+                              + (f" for {', '.join(stages)}" if stages != STAGES else "") + ".",
+                              "Collect them first (nbgrader collect, zip_collect), or make one with "
+                              "`malaria-lab course submission`.")
+    made = templates(course_dir, sorted({s for _, s, _ in jobs}), log)
+    data = warm_fallbacks(lambda _: None)
+    package = Path(__file__).resolve().parents[2]
+    read_only = [str(package), str(fallbacks_dir().resolve()), str(Path(data).resolve())]
+    workers = workers or default_workers(limits)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    env = {FALLBACKS_ENV: str(fallbacks_dir().resolve()), "OMP_NUM_THREADS": str(threads),
+           "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1"}
+    for name in ("KERAS_BACKEND", "MALARIA_LAB_DATA"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+            if name == "MALARIA_LAB_DATA":
+                read_only.append(str(Path(os.environ[name]).resolve()))
+    payloads, done = [], []
+    for student, stage, path in jobs:
+        submission = path.read_bytes()
+        fingerprint = _fingerprint(submission, made[stage], limits, sandboxed)
+        if not force and _already(course_dir, stage, student, fingerprint):
+            done.append((student, stage))
+            continue
+        payloads.append({"student": student, "stage": stage, "submission": submission.decode("utf-8", "replace"),
+                         "template": made[stage], "limits": limits.to_dict(), "sandbox": sandboxed,
+                         "package_parent": str(package.parent), "read_only": read_only, "env": env,
+                         "fingerprint": fingerprint, "submitted": outputs.timestamp(course_dir, student, stage)})
+    start = time.perf_counter()
+    results = _run(payloads, workers, scheduler, progress, log)
+    saved = []
+    for result in results:
+        if result.get("trace"):
+            (course_dir / "grading").mkdir(exist_ok=True)
+            with open(course_dir / "grading" / "errors.log", "a", encoding="utf-8") as log_file:
+                log_file.write(f"--- {result['record']['student']} {result['record']['stage']}\n{result['trace']}\n")
+        saved.append(outputs.write(course_dir, result))
+    summary = _summary(saved, done, skipped, sandboxed, workers, scheduler, time.perf_counter() - start)
+    write_json(course_dir / "grading" / "summary.json", summary)
+    log(format_summary(summary))
+    return summary
+
+
+def _run(payloads, workers, scheduler, progress, log):
+    """Each payload's result, as the jobs finish (one failure never stops the rest)."""
+    from tqdm.auto import tqdm  # the bar only for a run that shows it
+
+    bar = tqdm(total=len(payloads), disable=not progress or not payloads, unit="job", desc="grading")
+    failed = 0
+    for payload, result in _results(payloads, workers, scheduler):
+        failed += result["record"]["status"] != "graded"
+        bar.set_postfix(failed=failed, last=f"{result['record']['seconds']:.0f}s", refresh=False)
+        bar.update()
+        yield result
+    bar.close()
+
+
+def _results(payloads, workers, scheduler):
+    if scheduler:
+        yield from _on_dask(payloads, scheduler)
+        return
+    if workers == 1:
+        for payload in payloads:
+            yield payload, _safely(payload)
+        return
+    import multiprocessing
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(grade_job, p): p for p in payloads}
+        for future in as_completed(futures):
+            payload = futures[future]
+            try:
+                yield payload, future.result()
+            except Exception as err:  # the worker itself broke (not the student's code)
+                yield payload, _crashed(payload, err)
+
+
+def _on_dask(payloads, address):
+    try:
+        # Dask is an optional extra, loaded only for --scheduler.
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+    except ImportError:
+        raise MalariaLabError("--scheduler needs Dask's distributed scheduler.",
+                              "pip install 'malaria-lab[cluster]' (dask and distributed).") from None
+    try:
+        client = Client(address, timeout=30)
+    except (OSError, TimeoutError) as err:
+        raise MalariaLabError(f"Cannot reach the Dask scheduler at {address} ({err}).",
+                              "Start it (dask scheduler, dask-jobqueue, dask-kubernetes) and give its "
+                              "address.") from None
+    with client:
+        futures = {client.submit(grade_job, p, pure=False): p for p in payloads}
+        for future in dask_completed(list(futures)):
+            payload = futures[future]
+            try:
+                yield payload, future.result()
+            except Exception as err:
+                yield payload, _crashed(payload, err)
+
+
+def _safely(payload):
+    try:
+        return grade_job(payload)
+    except Exception as err:
+        return _crashed(payload, err)
+
+
+def _crashed(payload, err):
+    record = {"version": records.VERSION, "student": payload["student"], "stage": payload["stage"],
+              "sandbox": payload["sandbox"], "fingerprint": "", "submitted": payload.get("submitted"),
+              "max_score": load_stage(payload["stage"]).points, "feedback": None}
+    result = _failed(record, f"the grader failed on this job ({type(err).__name__}: {str(err)[:200]}; "
+                             "grading/errors.log has the details)", time.perf_counter())
+    result["trace"] = "".join(traceback.format_exception(err, chain=True))
+    return result
+
+
+def _summary(saved, done, skipped, sandboxed, workers, scheduler, seconds):
+    jobs = [{"student": r["student"], "stage": r["stage"], "status": r["status"], "score": r["score"],
+             "max_score": r["max_score"], "problem": r["problem"], "notes": r["notes"],
+             "seconds": r["seconds"]} for r in saved]
+    return {"sandbox": sandboxed, "workers": workers, "scheduler": scheduler, "wall_seconds": round(seconds, 1),
+            "graded": sum(j["status"] == "graded" for j in jobs),
+            "failed": sum(j["status"] != "graded" for j in jobs),
+            "unchanged": len(done), "skipped": skipped, "jobs": jobs}
+
+
+def format_summary(summary):
+    """The summary on one screen."""
+    lines = [f"Graded {summary['graded']} job(s), {summary['failed']} failed, {summary['unchanged']} "
+             f"unchanged since last time, in {summary['wall_seconds']:.0f} s with {summary['workers']} "
+             f"worker(s)" + (f" on {summary['scheduler']}" if summary["scheduler"] else "") + "."]
+    if not summary["sandbox"]:
+        lines.append("NOT SANDBOXED (--no-sandbox): students' code ran with your rights.")
+    by_stage = {}
+    for job in summary["jobs"]:
+        by_stage.setdefault(job["stage"], []).append(job)
+    for stage, jobs in sorted(by_stage.items()):
+        mean = sum(j["score"] for j in jobs) / len(jobs)
+        lines.append(f"  {stage}: {len(jobs)} graded, mean {mean:.1f}/{jobs[0]['max_score']:g}")
+    trouble = [j for j in summary["jobs"] if j["problem"] or j["status"] != "graded"]
+    for job in trouble[:12]:
+        lines.append(f"  ! {job['student']} {job['stage']}: {job['problem']}")
+    if len(trouble) > 12:
+        lines.append(f"  ... and {len(trouble) - 12} more (grading/summary.json)")
+    lines += [f"  ! {s}" for s in summary["skipped"][:5]]
+    lines.append("Records: grading/jobs/<stage>/<student>.json; grades in gradebook.db "
+                 "(nbgrader export), feedback in feedback/.")
+    return "\n".join(lines)

@@ -1,0 +1,77 @@
+"""Where a graded job's results go, written by the one trusted writer: the gradebook (nbgrader's
+``Gradebook`` API), ``autograded/`` and ``feedback/`` where nbgrader's own commands put them, and
+the job's JSON record. nbgrader's ``export``, ``release_feedback`` and the formgrader keep
+working on them."""
+
+import warnings
+from pathlib import Path
+
+from ...atomic import write_text
+from .. import records
+
+
+def db_url(course_dir):
+    return f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+
+
+def timestamp(course_dir, student, stage):
+    """The submission's time from nbgrader's ``timestamp.txt``, as text, or None."""
+    path = Path(course_dir) / "submitted" / student / stage / "timestamp.txt"
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return text[:64] or None
+
+
+def write(course_dir, result):
+    """Save one job's result (see :func:`.job.grade_job`); returns its record."""
+    course_dir = Path(course_dir)
+    record = records.validate(result["record"])
+    student, stage = record["student"], record["stage"]
+    if result.get("autograded"):
+        write_text(course_dir / "autograded" / student / stage / f"{stage}.ipynb", result["autograded"])
+        stamp = timestamp(course_dir, student, stage)
+        if stamp:
+            write_text(course_dir / "autograded" / student / stage / "timestamp.txt", stamp + "\n")
+    if result.get("feedback"):
+        feedback = course_dir / "feedback" / student / stage / f"{stage}.html"
+        write_text(feedback, result["feedback"])
+        record["feedback"] = feedback.relative_to(course_dir).as_posix()
+    _gradebook(course_dir, record)
+    records.write(course_dir, record)
+    return record
+
+
+def _gradebook(course_dir, record):
+    # nbgrader's database layer (SQLAlchemy) loads only for the writer.
+    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.utils import parse_utc
+
+    student, stage = record["student"], record["stage"]
+    points = {f"{e['id']}_check": e["points"] for e in record["exercises"]}
+    attempted = {f"{e['id']}_answer": e["status"] != "not attempted" for e in record["exercises"]}
+    with warnings.catch_warnings(), Gradebook(db_url(course_dir)) as gb:
+        # nbgrader's own autograde makes SQLAlchemy warn the same way; the rows are right.
+        warnings.simplefilter("ignore")
+        gb.update_or_create_student(student)
+        try:
+            gb.remove_submission(stage, student)
+        except MissingEntry:
+            pass
+    with warnings.catch_warnings(), Gradebook(db_url(course_dir)) as gb:
+        warnings.simplefilter("ignore")
+        try:
+            when = {"timestamp": parse_utc(record["submitted"])} if record.get("submitted") else {}
+        except ValueError:  # a timestamp.txt nbgrader cannot read: graded as if untimed
+            when = {}
+        submission = gb.add_submission(stage, student, **when)
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                score = points.get(grade.name)
+                grade.auto_score = score if record["status"] == "graded" else 0.0
+                grade.needs_manual_grade = score is None or record["status"] != "graded"
+            for comment in notebook.comments:
+                if comment.name in attempted and not attempted[comment.name]:
+                    comment.auto_comment = "No response."
+        gb.db.commit()
