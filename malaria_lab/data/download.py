@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlparse
 
 from .. import __version__
 from ..errors import MalariaLabError
+from ..outputs import check_out_dir
 from .extract import FOLDER, check_destination, completed, ensure_free_space, extract
 
 NIH_URL = "https://data.lhncbc.nlm.nih.gov/public/Malaria/cell_images.zip"
@@ -43,7 +44,7 @@ def fetch(url, target, sha256=None, size=None, progress=True, chunk=1 << 20, tim
 
 def download(dest, source="nih", url=None, sha256=None, progress=True, log=print):
     """Get the data set into ``dest/cell_images`` (archive kept in ``dest/downloads/``); return it."""
-    dest = Path(dest)
+    dest = check_out_dir(dest, "--dest")
     sha256 = _check_sha256(sha256)
     final = dest / FOLDER
     done = completed(final)

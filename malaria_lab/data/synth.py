@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from ..errors import MalariaLabError
+from ..outputs import check_out_dir
 from .layout import CLASSES
 
 SYNTH_VERSION = 1
@@ -53,6 +54,7 @@ def synthesize(out, per_class=300, patients=8, seed=0, progress=False):
     target = out / "cell_images"
     if _already_made(target, args):
         return target
+    check_out_dir(out, "--out")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as err:
