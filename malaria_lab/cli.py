@@ -5,41 +5,47 @@ what to do.
 """
 
 import argparse
-import json
+import errno
 import sys
+import warnings
 from pathlib import Path
 
 from ._version import __version__
+from .atomic import to_json
 from .cli_course import add_commands as add_course_commands
+from .data import scan as scanning
+from .data.download import download
+from .data.synth import synthesize
 from .errors import MalariaLabError
+from .outputs import check_out_file
 from .precision import CHOICES as PRECISIONS
+from .split import HEADER, check_leakage, describe, split_dataset, write_manifest
+from .workflow import evaluate_on, run_all, train_on
 
 
 def _download(args):
-    from .data.download import download
-
     download(args.dest, source=args.source, url=args.url, sha256=args.sha256, progress=not args.quiet)
 
 
 def _synth(args):
-    from .data.synth import synthesize
-
     root = synthesize(args.out, per_class=args.per_class, patients=args.patients, seed=args.seed,
                       progress=not args.quiet)
     print(f"Synthetic cells in {root}")
 
 
 def _scan(args):
-    from .data.scan import format_report, scan
-
-    report = scan(args.path, progress=not args.quiet and not args.json)
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    try:
+        report = scanning.scan(args.path, progress=not args.quiet and not args.json, patients=args.patients)
+    except MalariaLabError as err:
+        if args.json:  # a script reading stdout still gets JSON
+            print(to_json({"path": str(args.path), "error": str(err)}))
+        raise
+    print(to_json(report) if args.json else scanning.format_report(report))
 
 
 def _split(args):
-    from .split import check_leakage, describe, split_dataset, write_manifest
-
-    rows = split_dataset(args.path, seed=args.seed, by=args.by,
+    check_out_file(args.out, "--out", header=HEADER)
+    rows = split_dataset(args.path, seed=args.seed, by=args.by, patients=args.patients,
                          fractions=(args.train, args.val, round(1 - args.train - args.val, 6)))
     write_manifest(rows, args.out)
     print(describe(rows))
@@ -48,31 +54,28 @@ def _split(args):
 
 
 def _train(args):
-    from .train import get_recipe
-    from .workflow import train_on
+    from .train import get_recipe  # imports Keras
 
     recipe = get_recipe(args.recipe)
     if args.precision:
         recipe = recipe.but(precision=args.precision)
     train_on(args.data, args.out, recipe=recipe, seed=args.seed, val_fraction=args.validation,
-             verbose=_verbosity(args))
+             verbose=_verbosity(args), patients=args.patients, force=args.force)
 
 
 def _evaluate(args):
-    from .workflow import evaluate_on
-
     evaluate_on(args.model, args.data, args.out, threshold=args.threshold,
-                tta=None if args.tta is None else args.tta == "on", progress=not args.quiet)
+                tta=None if args.tta is None else args.tta == "on", progress=not args.quiet,
+                patients=args.patients)
 
 
 def _run(args):
-    from .workflow import run_all
-
-    run_all(args.data, args.out, recipe=args.recipe, seed=args.seed, verbose=_verbosity(args))
+    run_all(args.data, args.out, recipe=args.recipe, seed=args.seed, verbose=_verbosity(args),
+            patients=args.patients, force=args.force)
 
 
 def _reference(args):
-    from .course.solutions import run
+    from .course.solutions import run  # the reference run loads nbformat and nbclient
 
     run(args.out, data=args.data, fast=True if args.fast else None, course=args.course,
         timeout=args.timeout, require_gpu=args.require_gpu, embedded=args.embedded,
@@ -98,6 +101,16 @@ def parser():
         c.set_defaults(func=func)
         return c
 
+    def patients(c):
+        c.add_argument("--patients", nargs="+", type=Path, metavar="FILE",
+                       help="who each image is from, instead of its file name: a CSV with columns "
+                            "file,patient (optionally class), or NIH's patientid_cellmapping_*.csv")
+
+    def force(c):
+        c.add_argument("--force", action="store_true",
+                       help="start over in an --out folder that holds a run of other data or settings "
+                            "(only its run files are replaced)")
+
     c = command("download", _download, "Download and verify the NIH cell images into DEST/cell_images.")
     c.add_argument("--dest", required=True, type=Path)
     c.add_argument("--source", choices=("nih", "kaggle"), default="nih")
@@ -113,6 +126,7 @@ def parser():
     c = command("scan", _scan, "Report on a data set: classes, patients, sizes, bad and duplicate files.")
     c.add_argument("path", type=Path, help=data_help)
     c.add_argument("--json", action="store_true", help="print the report as JSON")
+    patients(c)
 
     c = command("split", _split, "Split by patient into train/val/test; write a manifest CSV (moves nothing).")
     c.add_argument("path", type=Path, help=data_help)
@@ -123,6 +137,7 @@ def parser():
     c.add_argument("--by", choices=("patient", "image"), default="patient",
                    help="'image' is the tutorial's leaky random split, for demonstrations only")
     c.add_argument("--no-hash", action="store_true", help="skip the duplicate-image check")
+    patients(c)
 
     c = command("train", _train, "Train on data (with the recipe's patient-level validation split, if any); "
                 "writes OUT/model.keras.")
@@ -136,6 +151,8 @@ def parser():
                    help="share of patients held out to stop early and choose the threshold on (default: the "
                         "recipe's; reference: 0, every patient trains and the threshold is 0.45)")
     c.add_argument("--seed", type=int, default=0)
+    patients(c)
+    force(c)
 
     c = command("evaluate", _evaluate, "Evaluate a saved model on data; writes OUT/report.json and plots.")
     c.add_argument("--model", required=True, type=Path)
@@ -143,12 +160,15 @@ def parser():
     c.add_argument("--out", required=True, type=Path)
     c.add_argument("--threshold", type=float, help="decision threshold (default: the one chosen in training)")
     c.add_argument("--tta", choices=("on", "off"), help="average over flips (default: as in training)")
+    patients(c)
 
     c = command("run", _run, "Every stage end to end (on embedded synthetic data when no data set is found).")
     c.add_argument("--data", type=Path, help=data_help + " (default: $MALARIA_LAB_DATA, ./data, else synthetic)")
     c.add_argument("--out", type=Path, default=Path("runs/latest"))
     c.add_argument("--recipe", help="reference, tutorial or fast (default: fast on synthetic data, else reference)")
     c.add_argument("--seed", type=int, default=0)
+    patients(c)
+    force(c)
 
     c = command("reference", _reference, "Run the course's six source notebooks (the reference solutions) "
                 "in order; write OUT/report.json: stage times, test scores, device.")
@@ -165,16 +185,38 @@ def parser():
     return p
 
 
+# Failures of the user's files and folders, not of the program: said in one line, like MalariaLabError.
+_USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR, errno.EEXIST,
+                errno.ENOENT, errno.ENOSPC, errno.EDQUOT, errno.ENAMETOOLONG, errno.ELOOP, errno.EFBIG,
+                errno.EIO}
+
+
+def _one_line_warnings(command):
+    """Warnings as one line naming the command, without the Python source line Python adds."""
+    def show(message, category, filename, lineno, line=None):
+        return f"malaria-lab {command}: warning: {message}\n"
+
+    return show
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
+    warnings.formatwarning = _one_line_warnings(args.command)
     try:
         if args.command in ("train", "evaluate", "run"):
-            from .quiet import import_keras
+            from .quiet import import_keras  # the commands that train or evaluate: Keras, quietly
 
             import_keras()
         code = args.func(args)
     except MalariaLabError as err:
         print(f"malaria-lab {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if err.errno not in _USER_ERRNOS:
+            raise
+        where = " -> ".join(str(f) for f in (err.filename, err.filename2) if f is not None)
+        print(f"malaria-lab {args.command}: error: {err.strerror or err}{f': {where}' if where else ''}. "
+              "Check the path, its permissions and the free disk space, then run again.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"malaria-lab {args.command}: interrupted; run the same command again to resume.",

@@ -1,9 +1,12 @@
 """Evaluation in clinical terms: sensitivity, specificity and friends at a chosen threshold,
 ROC AUC, per-patient results, plots, and a JSON report.
 
-Metrics are plain numpy, so they are the same whatever Keras backend made the predictions.
+Metrics are plain numpy, so they are the same whatever Keras backend made the predictions. A metric
+the data cannot define (AUC on cells of one class) is NaN in memory, ``null`` in the JSON report,
+and its reason is said in the report's ``undefined`` and in the summary line.
 """
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +101,22 @@ def metrics(y, p, threshold=0.5):
     }
 
 
+def undefined(report):
+    """``{metric: why it is undefined}`` for the metrics of ``report`` that are NaN."""
+    (tn, fp), (fn, tp) = report["confusion"]
+    only = "Parasitized" if tn + fp == 0 else "Uninfected" if tp + fn == 0 else None
+    why = {
+        "auc": f"only {only} cells, and AUC compares the two classes",
+        "sensitivity": "no Parasitized cells to find",
+        "specificity": "no Uninfected cells to clear",
+        "precision": "no cell was called parasitized",
+        "f1": "precision or sensitivity is undefined or both are 0",
+        "accuracy": "no cells",
+    }
+    return {key: reason for key, reason in why.items()
+            if isinstance(report.get(key), float) and math.isnan(report[key])}
+
+
 def choose_threshold(y, p, min_sensitivity=None):
     """The threshold to use on new patients, chosen on validation data (never on test data).
 
@@ -119,11 +138,12 @@ def choose_threshold(y, p, min_sensitivity=None):
 
 
 def per_patient(y, p, patients, threshold=0.5):
-    """One row per patient: cells, parasitized cells, cells called parasitized, accuracy."""
+    """One row per patient: cells, parasitized cells, cells called parasitized, accuracy. Cells
+    without a patient id (``""``) are left out: they belong to no row."""
     y, p = _check(y, p)
     patients = np.asarray(patients)
     rows = []
-    for patient in sorted(set(patients.tolist())):
+    for patient in sorted(set(patients.tolist()) - {""}):
         mask = patients == patient
         pred = p[mask] >= threshold
         rows.append({
@@ -137,14 +157,14 @@ def per_patient(y, p, patients, threshold=0.5):
 
 
 def _figure(width=5, height=4):
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # matplotlib loads only when a plot is drawn
 
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
 def plot_history(history):
     """Loss and accuracy per epoch, training against validation."""
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # matplotlib loads only when a plot is drawn
 
     fig = _figure(9, 3.5)
     for ax, key in zip(fig.subplots(1, 2), ("loss", "accuracy")):
@@ -178,7 +198,8 @@ def plot_roc(y, p, threshold=None):
     fpr, tpr, _ = roc_curve(y, p)
     fig = _figure(4, 4)
     ax = fig.subplots()
-    ax.plot(fpr, tpr, label=f"AUC = {roc_auc(y, p):.3f}")
+    auc = roc_auc(y, p)
+    ax.plot(fpr, tpr, label="AUC undefined (one class)" if math.isnan(auc) else f"AUC = {auc:.3f}")
     ax.plot([0, 1], [0, 1], ":", color="grey")
     if threshold is not None:
         m = metrics(y, p, threshold)
@@ -218,12 +239,15 @@ def evaluate(model, arrays, out_dir=None, threshold=0.5, tta=False, history=None
     """Predict, score at ``threshold``, and (with ``out_dir``) write report.json and PNG plots."""
     p = predict(model, arrays.x, tta=tta) if probabilities is None else np.asarray(probabilities)
     report = metrics(arrays.y, p, threshold)
+    without_id = sum(1 for patient in arrays.patients if not patient)
     report.update(
         n_test=int(len(arrays.y)),
         n_parasitized=int(np.sum(arrays.y)),
-        test_patients=len(set(arrays.patients)),
+        test_patients=None if without_id else len(set(arrays.patients)),
+        cells_without_patient=without_id,
         tta=bool(tta),
         per_patient=per_patient(arrays.y, p, arrays.patients, threshold),
+        undefined=undefined(report),
     )
     if out_dir is not None:
         out = Path(out_dir)
@@ -244,8 +268,19 @@ def evaluate(model, arrays, out_dir=None, threshold=0.5, tta=False, history=None
 
 
 def summary(report):
-    """One line for people: the headline metrics of a report."""
-    return (f"accuracy {report['accuracy']:.3f}  AUC {report['auc']:.3f}  "
-            f"sensitivity {report['sensitivity']:.3f}  specificity {report['specificity']:.3f}  "
+    """One line for people: the headline metrics of a report; a second says which are undefined, and why."""
+    def number(key):
+        value = report.get(key)
+        return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+
+    patients = report.get("test_patients")
+    line = (f"accuracy {number('accuracy')}  AUC {number('auc')}  "
+            f"sensitivity {number('sensitivity')}  specificity {number('specificity')}  "
             f"(threshold {report['threshold']:.2f}, {report['n_test']} cells, "
-            f"{report['test_patients']} patients)")
+            + (f"{patients} patients)" if patients is not None else
+               f"{report.get('cells_without_patient')} without a patient id)"))
+    why = report.get("undefined") or undefined(report)
+    if why:
+        said = "; ".join(f"{'AUC' if k == 'auc' else k} ({reason})" for k, reason in why.items())
+        line += f"\nUndefined: {said}."
+    return line

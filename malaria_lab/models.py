@@ -10,6 +10,7 @@ from keras import layers
 
 from . import layers as _custom_layers  # noqa: F401  (registers them, so saved models load)
 from .errors import MalariaLabError
+from .precision import to_float32
 
 
 def tutorial_cnn(image_size=100, filters=(32, 32, 64), kernel_size=3, dense_units=64,
@@ -91,7 +92,5 @@ def build(architecture, **kwargs):
 def load_model(path, compile=True, float32=True):
     """Load a saved ``.keras`` model, custom layers included; with ``float32``, a model trained in
     mixed precision computes in float32 again, so it predicts alike on any machine."""
-    from .precision import to_float32
-
     model = keras.saving.load_model(path, compile=compile)
     return to_float32(model) if float32 else model

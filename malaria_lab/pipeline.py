@@ -7,7 +7,6 @@ preprocessing layers, so it runs inside the model on whatever backend is active.
 """
 
 import hashlib
-import io
 import json
 import os
 import warnings
@@ -16,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+from tqdm.auto import tqdm
 
 from .atomic import atomic_path, write_json
+from .data import decoding
 from .data.layout import ZIP_SEP, read_bytes
 from .errors import MalariaLabError
 from .settings import cache_dir as settings_cache_dir
@@ -56,26 +57,24 @@ class Arrays:
 
 
 def decode(data, size):
-    """Bytes of one image -> (size, size, 3) uint8 RGB, whatever its mode (L, RGBA, P...)."""
-    with Image.open(io.BytesIO(data)) as image:
-        image.load()
-        if image.mode != "RGB":
-            # Transparent pixels become black, the background of the NIH crops.
-            image = image.convert("RGBA") if "A" in image.getbands() or image.mode == "P" else image
-            if image.mode == "RGBA":
-                canvas = Image.new("RGB", image.size, (0, 0, 0))
-                canvas.paste(image, mask=image.getchannel("A"))
-                image = canvas
-            else:
-                image = image.convert("RGB")
-        return np.asarray(image.resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    """Bytes of one image -> (size, size, 3) uint8 RGB, whatever its mode (L, RGBA, P, 16-bit...).
+
+    Raises ``data.decoding.Undecodable`` for bytes that are no image it can decode faithfully.
+    """
+    with decoding.open_image(data) as image:
+        rgb = decoding.to_rgb(image)
+        return np.asarray(rgb.resize((size, size), Image.BILINEAR), dtype=np.uint8)
 
 
 def _decode_one(path, size):
     try:
-        return decode(read_bytes(path), size), None
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:
-        return None, f"{type(err).__name__}: {err}"
+        data = read_bytes(path)
+    except OSError as err:
+        return None, f"cannot read: {decoding.reason(err)}"
+    try:
+        return decode(data, size), None
+    except decoding.Undecodable as err:
+        return None, str(err)
 
 
 def _fingerprint(path):
@@ -105,25 +104,51 @@ def load_arrays(rows, image_size=64, cache_dir=None, workers=None, progress=Fals
     image_size = int(image_size)
     cache = Path(cache_dir) if cache_dir else settings_cache_dir()
     key = _cache_key(rows, image_size) if use_cache else None
-    if use_cache and (cache / f"{key}.json").is_file():
-        meta = json.loads((cache / f"{key}.json").read_text())
-        x = np.load(cache / f"{key}.npy", mmap_mode="r")
+    cached = _from_cache(cache, key, len(rows)) if use_cache else None
+    if cached is not None:
+        x, meta = cached
         keep = meta["kept"]
     else:
         x, keep, skipped = _decode_all(rows, image_size, workers, progress)
         meta = {"kept": keep, "skipped": skipped, "image_size": image_size}
         if use_cache:
-            cache.mkdir(parents=True, exist_ok=True)
-            with atomic_path(cache / f"{key}.npy") as tmp:
-                with open(tmp, "wb") as handle:
-                    np.save(handle, x)
-            write_json(cache / f"{key}.json", meta)
+            _to_cache(cache, key, x, meta)
     for path, reason in meta["skipped"]:
-        warnings.warn(f"Skipped unreadable image {path} ({reason}).", stacklevel=2)
+        warnings.warn(f"Skipped unreadable image {path} ({decoding.clean(reason)}).", stacklevel=2)
+    if not keep:
+        raise MalariaLabError(f"None of the {len(rows)} images could be decoded.",
+                              "Run `malaria-lab scan` on the data to see what is wrong with them.")
     kept = [rows[i] for i in keep]
     y = np.array([row.target for row in kept], dtype=np.int32)
     return Arrays(x, y, [r.patient for r in kept], [r.path for r in kept],
                   [tuple(s) for s in meta["skipped"]])
+
+
+def _to_cache(cache, key, x, meta):
+    """Keep a decode for next time; a cache folder that cannot be written costs only the speed-up."""
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        with atomic_path(cache / f"{key}.npy") as tmp:
+            with open(tmp, "wb") as handle:
+                np.save(handle, x)
+        write_json(cache / f"{key}.json", meta)
+    except OSError as err:
+        warnings.warn(f"Could not keep the decoded images in the cache {cache} ({decoding.reason(err)}); "
+                      "they will be decoded again next time (set MALARIA_LAB_CACHE to a writable folder).",
+                      stacklevel=3)
+
+
+def _from_cache(cache, key, n_rows):
+    """(array, meta) of a cached decode, or None when there is none or it is damaged."""
+    try:
+        meta = json.loads((cache / f"{key}.json").read_text())
+        x = np.load(cache / f"{key}.npy", mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or len(x) != len(meta.get("kept", ())) or any(
+            not 0 <= i < n_rows for i in meta["kept"]):
+        return None
+    return x, meta
 
 
 def _decode_all(rows, size, workers, progress):
@@ -131,11 +156,9 @@ def _decode_all(rows, size, workers, progress):
     workers = workers or min(8, os.cpu_count() or 1)
     out = np.empty((len(rows), size, size, 3), dtype=np.uint8)
     keep, skipped = [], []
-    with ThreadPoolExecutor(workers) as pool:
+    with decoding.strict(), ThreadPoolExecutor(workers) as pool:
         results = pool.map(lambda row: _decode_one(row.path, size), rows, chunksize=1)
         if progress:
-            from tqdm.auto import tqdm
-
             results = tqdm(results, total=len(rows), desc=f"decode {size}px", unit="img")
         for i, (array, error) in enumerate(results):
             if error is None:
@@ -154,9 +177,9 @@ def make_augmenter(flip=True, rotate90=True, rotation=0.0, zoom=0.0, contrast=0.
     ``rotation`` (a fraction of a full turn) and ``zoom`` interpolate, and are slow under
     PyTorch. Mild contrast and brightness changes mimic stain differences between slides.
     """
-    import keras
+    import keras  # Keras loads only when a model is built or trained
 
-    from .layers import RandomRotate90
+    from .layers import RandomRotate90  # imports Keras
 
     layers = []
     if flip:
@@ -177,7 +200,7 @@ def make_augmenter(flip=True, rotate90=True, rotation=0.0, zoom=0.0, contrast=0.
 
 
 def _dataset_class():
-    import keras
+    import keras  # Keras loads only when a model is built or trained
 
     class ArrayBatches(keras.utils.PyDataset):
         """Batches of (images as uint8 0-255, labels as float32), reshuffled every epoch when asked.

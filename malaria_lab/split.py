@@ -22,11 +22,13 @@ from .errors import MalariaLabError
 PARTS = ("train", "val", "test")
 DEFAULT_FRACTIONS = (0.7, 0.15, 0.15)
 COLUMNS = ("path", "label", "patient", "split")
+HEADER = ",".join(COLUMNS)
+MAPPING_HINT = "give a patient mapping with --patients FILE (a CSV file,patient, or NIH's patientid_cellmapping_*.csv)"
 
 
 @dataclass(frozen=True)
 class Row:
-    """One line of a manifest: an image, its class, its patient and its part."""
+    """One line of a manifest: an image, its class, its patient (``""``: unknown) and its part."""
 
     path: str
     label: str
@@ -46,6 +48,34 @@ def _check_fractions(fractions):
             "Use e.g. (0.7, 0.15, 0.15) for train, validation and test.",
         )
     return fractions
+
+
+def check_seed(seed):
+    """A seed numpy and Keras both take: a whole number from 0 to 2**32 - 1."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise MalariaLabError(f"Seed {seed!r} is not a whole number from 0 to {2**32 - 1}.",
+                              "Give a seed such as 0 or 42.")
+    return int(seed)
+
+
+def require_patients(images, fix=None):
+    """Refuse images without a known patient: a patient-level split of them would leak."""
+    missing = [ref for ref in images if not getattr(ref, "patient_known", True)]
+    if not missing:
+        return
+    mapped = any(ref.mapped is not None for ref in images)
+    why = ("are not in the patient mapping" if mapped else
+           "have names that do not start with one, as NIH's names do (C33P1ThinF_IMG_..._cell_1.png)")
+    raise MalariaLabError(
+        f"{len(missing)} of {len(images)} images have no patient id (e.g. {missing[0].name}): they {why}; "
+        "a split by patient cannot keep each patient in one part without it.",
+        fix or f"To split by patient, {MAPPING_HINT}; or use --by image to show the leaky split.",
+    )
+
+
+def row_patient(ref):
+    """The patient to write in a manifest for ``ref``: its id, or ``""`` when it has none."""
+    return ref.patient if ref.patient_known else ""
 
 
 def _group(images):
@@ -100,7 +130,9 @@ def split_by_patient(images, fractions=DEFAULT_FRACTIONS, seed=0):
     The same images and seed always give the same split; another seed gives another one.
     """
     fractions = _check_fractions(fractions)
+    seed = check_seed(seed)
     images = list(images)
+    require_patients(images)
     _enough_patients(images, [p for p, f in zip(PARTS, fractions) if f > 0])
     assignment = assign_patients(images, fractions, seed)
     return [Row(ref.path, ref.label, ref.patient, PARTS[assignment[ref.patient]]) for ref in images]
@@ -109,8 +141,9 @@ def split_by_patient(images, fractions=DEFAULT_FRACTIONS, seed=0):
 def patient_folds(images, k=5, seed=0):
     """Cross-validation folds by patient: ``{patient: fold}`` with fold in 0..k-1."""
     images = list(images)
+    require_patients(images, fix=f"To cross-validate by patient, {MAPPING_HINT}.")
     _enough_patients(images, [f"fold {i + 1}" for i in range(k)])
-    return assign_patients(images, [1 / k] * k, seed)
+    return assign_patients(images, [1 / k] * k, check_seed(seed))
 
 
 def split_by_image(images, fractions=DEFAULT_FRACTIONS, seed=0):
@@ -120,7 +153,7 @@ def split_by_image(images, fractions=DEFAULT_FRACTIONS, seed=0):
     """
     fractions = _check_fractions(fractions)
     images = list(images)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     rows = [None] * len(images)
     for label in CLASSES:
         idx = [i for i, ref in enumerate(images) if ref.label == label]
@@ -130,13 +163,14 @@ def split_by_image(images, fractions=DEFAULT_FRACTIONS, seed=0):
         for k, i in enumerate(idx):
             part = "train" if k < n_train else "val" if k < n_train + n_val else "test"
             ref = images[i]
-            rows[i] = Row(ref.path, ref.label, ref.patient, part)
+            rows[i] = Row(ref.path, ref.label, row_patient(ref), part)
     return rows
 
 
-def split_dataset(path, fractions=DEFAULT_FRACTIONS, seed=0, by="patient"):
-    """Split the data set at ``path`` (folder or zip); see :func:`split_by_patient`."""
-    images = find_images(path)
+def split_dataset(path, fractions=DEFAULT_FRACTIONS, seed=0, by="patient", patients=None):
+    """Split the data set at ``path`` (folder or zip); see :func:`split_by_patient`. ``patients``:
+    a patient mapping file (see ``data.patients``) to use instead of the file names."""
+    images = find_images(path, patients=patients)
     if by == "patient":
         return split_by_patient(images, fractions, seed)
     if by == "image":
@@ -210,15 +244,20 @@ class Leakage:
 
     shared_patients: dict = field(default_factory=dict)  # patient -> parts
     duplicate_images: list = field(default_factory=list)  # [[(path, part), ...], ...]
+    unknown_patients: int = 0  # images whose patient is not known: their leakage cannot be checked
+    unhashed: int = 0  # images that could not be read to compare
 
     @property
     def ok(self):
-        return not self.shared_patients and not self.duplicate_images
+        return not self.shared_patients and not self.duplicate_images and not self.unknown_patients
 
     def summary(self):
         if self.ok:
             return "No leakage: every patient is in one part and no image repeats across parts."
         lines = []
+        if self.unknown_patients:
+            lines.append(f"{self.unknown_patients} image(s) have no patient id, so whether a patient is in "
+                         f"more than one part cannot be checked (to know, {MAPPING_HINT}).")
         if self.shared_patients:
             names = ", ".join(sorted(self.shared_patients)[:5])
             more = len(self.shared_patients) - 5
@@ -234,16 +273,25 @@ class Leakage:
 def check_leakage(rows, hashes=True):
     """Patients shared between parts and, with ``hashes``, identical images across parts."""
     parts_of = defaultdict(set)
+    unknown = 0
     for row in rows:
-        parts_of[row.patient].add(row.split)
+        if row.patient:
+            parts_of[row.patient].add(row.split)
+        else:
+            unknown += 1
     shared = {p: sorted(s, key=PARTS.index) for p, s in parts_of.items() if len(s) > 1}
-    duplicates = []
+    duplicates, unhashed = [], 0
     if hashes:
         groups = defaultdict(list)
         for row in rows:
-            groups[hashlib.sha256(read_bytes(row.path)).hexdigest()].append((row.path, row.split))
+            try:
+                data = read_bytes(row.path)
+            except OSError:
+                unhashed += 1  # unreadable: training skips it too
+                continue
+            groups[hashlib.sha256(data).hexdigest()].append((row.path, row.split))
         duplicates = [g for g in groups.values() if len({s for _, s in g}) > 1]
-    return Leakage(shared, duplicates)
+    return Leakage(shared, duplicates, unknown, unhashed)
 
 
 def describe(rows):
@@ -254,15 +302,17 @@ def describe(rows):
         if not rs:
             continue
         pos = sum(r.target for r in rs)
+        unknown = sum(not r.patient for r in rs)
         lines.append(
-            f"{name:>5}: {len(rs):6d} images from {len({r.patient for r in rs}):3d} patients, "
-            f"{pos / len(rs):.0%} parasitized"
+            f"{name:>5}: {len(rs):6d} images from {len({r.patient for r in rs if r.patient}):3d} patients"
+            + (f" (and {unknown} images without a patient id)" if unknown else "")
+            + f", {pos / len(rs):.0%} parasitized"
         )
     return "\n".join(lines)
 
 
 __all__ = [
     "PARTS", "Row", "split_by_patient", "patient_folds", "assign_patients", "split_by_image", "split_dataset",
-    "write_manifest",
-    "read_manifest", "part", "check_leakage", "Leakage", "describe", "patient_id",
+    "write_manifest", "read_manifest", "part", "check_leakage", "Leakage", "describe", "patient_id",
+    "require_patients", "check_seed", "row_patient",
 ]

@@ -13,7 +13,7 @@ from pathlib import Path
 import keras
 
 from . import models, precision
-from .atomic import write_json
+from .atomic import read_json, write_json
 from .errors import MalariaLabError
 from .pipeline import make_augmenter, make_dataset
 
@@ -227,12 +227,12 @@ def fit(model, train, val, out_dir, recipe="reference", resume=True, seed=0, ver
     val_batches = make_dataset(val.x, val.y, max(recipe.batch_size, 128)) if val is not None else None
     state, history, initial_epoch = None, None, 0
     if resume and (out / "last.keras").is_file() and (out / "state.json").is_file():
-        state = json.loads((out / "state.json").read_text())
-        history = json.loads((out / "history.json").read_text())
+        state = read_json(out / "state.json", f"{out} (or start over with --force)")
+        history = read_json(out / "history.json", f"{out} (or start over with --force)")
         if state.get("recipe") not in (None, _plain(recipe.to_dict())):
             raise MalariaLabError(
-                f"{out} holds an interrupted run of another recipe.",
-                "Use a new --out folder, or resume=False to start over there.",
+                f"{out} holds a run of another recipe; nothing was changed.",
+                "Use a new --out folder, or start over there (--force; resume=False in Python).",
             )
         model = models.load_model(out / "last.keras", float32=False)
         initial_epoch = state["epoch"] + 1

@@ -17,8 +17,11 @@ import urllib.request
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
 
+from tqdm.auto import tqdm
+
 from .._version import __version__
 from ..errors import MalariaLabError
+from ..outputs import check_out_dir
 from .extract import FOLDER, check_destination, completed, ensure_free_space, extract
 
 NIH_URL = "https://data.lhncbc.nlm.nih.gov/public/Malaria/cell_images.zip"
@@ -43,7 +46,7 @@ def fetch(url, target, sha256=None, size=None, progress=True, chunk=1 << 20, tim
 
 def download(dest, source="nih", url=None, sha256=None, progress=True, log=print):
     """Get the data set into ``dest/cell_images`` (archive kept in ``dest/downloads/``); return it."""
-    dest = Path(dest)
+    dest = check_out_dir(dest, "--dest")
     sha256 = _check_sha256(sha256)
     final = dest / FOLDER
     done = completed(final)
@@ -82,7 +85,7 @@ def kaggle_download(dest, progress=True, log=print):
         os.chmod(config, 0o600)
         log(f"Made {config} readable by you only (chmod 600), as the Kaggle client requires.")
     try:
-        import kaggle
+        import kaggle  # an optional extra, only for --source kaggle
     except ImportError as err:
         raise MalariaLabError(
             f"The Kaggle client could not be imported ({err}).",
@@ -199,8 +202,6 @@ def _get(url, part, size, progress, chunk, timeout):
 
     Raises ``_Dropped`` when the connection breaks (the bytes received stay in ``part``).
     """
-    from tqdm.auto import tqdm
-
     have = part.stat().st_size if part.exists() else 0
     digest = _hash_prefix(part, have)
     if size is not None and have == size:

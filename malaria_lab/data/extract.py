@@ -1,8 +1,9 @@
 """Unpack a data set zip into ``dest/cell_images/<Class>/<file>``, safely and all-or-nothing.
 
-Every member is checked before anything is written (no absolute paths, ``..`` or symlinks), only
-the cell images are kept (once each, see ``layout.find_images``), and the folder appears by one
-rename, with a marker file saying it is complete; a failure leaves nothing half-extracted.
+Every member is checked before anything is written (no absolute paths, ``..`` or symlinks, no
+member larger than a cell image can be, no zip bomb, both classes present), only the cell images
+are kept (once each, see ``layout.find_images``), and the folder appears by one rename, with a
+marker file saying it is complete; a failure leaves nothing half-extracted.
 """
 
 import json
@@ -14,12 +15,17 @@ import zipfile
 from collections import Counter
 from pathlib import Path, PurePosixPath
 
-from ..atomic import write_json
+from tqdm.auto import tqdm
+
+from ..atomic import umask, write_json
 from ..errors import MalariaLabError
-from .layout import CLASSES, ZIP_SEP, find_images
+from ..outputs import check_out_dir
+from .layout import CLASSES, MAX_IMAGE_BYTES, ZIP_SEP, find_images
 
 FOLDER = "cell_images"
 MARKER = ".malaria_lab.json"
+# PNG cells barely compress in a zip (the NIH zip: 1.0x); even uncompressed BMPs stay far below this.
+MAX_EXPANSION = 50
 
 
 def extract(archive, dest, log=print, progress=False, meta=None):
@@ -33,18 +39,21 @@ def extract(archive, dest, log=print, progress=False, meta=None):
     if done is not None:
         log(f"Already extracted: {done['total']} images in {final}.")
         return final
+    check_out_dir(dest, "--dest")
     check_destination(dest)
     infos = _checked_members(archive)
     refs = find_images(archive)
     members = {ref.path.split(ZIP_SEP, 1)[1]: ref for ref in refs}
+    _check_sizes(archive, [infos[name] for name in members])
+    _check_classes(archive, refs)
     needed = sum(infos[name].file_size for name in members)
     ensure_free_space(dest, needed, f"the {len(refs)} images of {archive.name}")
 
-    from tqdm.auto import tqdm
 
     dest.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest, prefix=f".{FOLDER}.", suffix=".tmp"))
     try:
+        os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700: a shared data folder must stay readable
         for label in CLASSES:
             (tmp / label).mkdir()
         with zipfile.ZipFile(archive) as zf:
@@ -152,6 +161,33 @@ def _checked_members(archive):
                 "download it again from the official source.",
             )
     return {info.filename: info for info in infos}
+
+
+def _check_sizes(archive, infos):
+    """Refuse members that expand past any cell image, and a total far past the archive's size."""
+    big = [i for i in infos if i.file_size > MAX_IMAGE_BYTES]
+    if big:
+        raise MalariaLabError(
+            f"Refusing to extract {archive.name}: {big[0].filename} would expand to {big[0].file_size:,} "
+            f"bytes, far more than a cell image ({len(big)} such member(s)); nothing was extracted.",
+            "This is not the malaria data set (or it is a zip bomb): download it again from the official source.")
+    total, size = sum(i.file_size for i in infos), Path(archive).stat().st_size
+    if total > MAX_EXPANSION * max(size, 1 << 20):
+        raise MalariaLabError(
+            f"Refusing to extract {archive.name}: its {size:,} bytes would expand to {total:,} "
+            f"({total / size:.0f} times more; images barely compress), a zip bomb; nothing was extracted.",
+            "Download the data set again from the official source.")
+
+
+def _check_classes(archive, refs):
+    counts = Counter(ref.label for ref in refs)
+    missing = [label for label in CLASSES if not counts.get(label)]
+    if missing:
+        raise MalariaLabError(
+            f"Refusing to extract {archive.name}: it holds no {' and no '.join(missing)} images "
+            f"({', '.join(f'{k} {counts.get(k, 0)}' for k in CLASSES)}); nothing was extracted.",
+            "A detector needs both classes: check that this is the whole data set "
+            "(cell_images/Parasitized and cell_images/Uninfected), or download it again.")
 
 
 def _unsafe(info):

@@ -7,17 +7,22 @@ nothing has to be extracted or copied to be used.
 """
 
 import os
+import stat
 import threading
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..errors import MalariaLabError
+from .patients import find_mapping, read_mapping
 
 CLASSES = ("Parasitized", "Uninfected")
 POSITIVE = "Parasitized"
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif"})
 ZIP_SEP = "::"
+# No cell crop comes near this; a bigger member is a zip bomb or not the data set.
+MAX_IMAGE_BYTES = 64 << 20
 # The NIH imaged patient C47P8 on two microscopes; both prefixes are one person.
 PATIENT_ALIASES = {
     "C47P8thinOriginalOlympusCX21": "C47P8",
@@ -25,21 +30,29 @@ PATIENT_ALIASES = {
 }
 
 
-def patient_id(filename):
-    """The patient a cell image comes from: its file name's prefix before ``_IMG_``.
+def known_patient(filename):
+    """The patient a cell image's name says it comes from, or None when the name does not say.
 
-    Names without ``_IMG_`` fall back to the part before ``_cell`` (or the whole stem), so an
-    unusual name still groups sensibly instead of failing.
+    NIH names carry the patient before ``_IMG_``; other names the part before ``_cell``. A name
+    with neither (``img_0001.png``) has no patient id: never guess one per image.
     """
+    stem = _stem(filename)
+    for marker in ("_IMG_", "_cell"):
+        if marker in stem:
+            prefix = stem.split(marker, 1)[0]
+            return PATIENT_ALIASES.get(prefix, prefix) or None
+    return None
+
+
+def patient_id(filename):
+    """The patient a cell image comes from (see :func:`known_patient`); names without one fall back
+    to their whole stem, so they still print, but ``ImageRef.patient_known`` is False for them."""
+    return known_patient(filename) or _stem(filename)
+
+
+def _stem(filename):
     stem = PurePosixPath(str(filename).replace("\\", "/")).name
-    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
-    if "_IMG_" in stem:
-        prefix = stem.split("_IMG_", 1)[0]
-    elif "_cell" in stem:
-        prefix = stem.split("_cell", 1)[0]
-    else:
-        prefix = stem
-    return PATIENT_ALIASES.get(prefix, prefix)
+    return stem.rsplit(".", 1)[0] if "." in stem else stem
 
 
 def label_index(class_name):
@@ -48,15 +61,19 @@ def label_index(class_name):
 
 
 def is_image_name(name):
-    return PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES
+    """An image by its name; macOS's ``._name.png`` resource forks are not images."""
+    path = PurePosixPath(name)
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("._")
 
 
 @dataclass(frozen=True)
 class ImageRef:
-    """One cell image: where its bytes are and which class folder it sits in."""
+    """One cell image: where its bytes are, which class folder it sits in and, when a patient
+    mapping was given, the patient it lists for it (``""``: the mapping does not list it)."""
 
     path: str
     label: str
+    mapped: str = None
 
     @property
     def name(self):
@@ -64,7 +81,12 @@ class ImageRef:
 
     @property
     def patient(self):
-        return patient_id(self.name)
+        return self.mapped or patient_id(self.name)
+
+    @property
+    def patient_known(self):
+        """Whether the patient is real (named or mapped), not a stand-in made from the file name."""
+        return bool(self.mapped) if self.mapped is not None else known_patient(self.name) is not None
 
     @property
     def target(self):
@@ -90,6 +112,9 @@ def class_and_depth(relative):
 def iter_entries(path):
     """Every file of the data set at ``path`` (folder or zip), in a stable order."""
     path = Path(path)
+    if ZIP_SEP in str(path):
+        raise MalariaLabError(f"The data path {path} contains {ZIP_SEP!r}, which malaria-lab uses to "
+                              "name images inside zips.", "Rename the folder or file, then run again.")
     if not path.exists():
         raise MalariaLabError(
             f"No data at {path}.",
@@ -97,6 +122,15 @@ def iter_entries(path):
             "run `malaria-lab download --dest DIR` or `malaria-lab synth --out DIR` to get one.",
         )
     if path.is_file():
+        return _zip_entries(path)
+    if not path.is_dir():
+        raise MalariaLabError(f"{path} is neither a folder nor a zip file.",
+                              "Give the folder that holds cell_images/, or the data set's .zip file.")
+    return _folder_entries(path)
+
+
+def _zip_entries(path):
+    try:
         if not zipfile.is_zipfile(path):
             raise MalariaLabError(
                 f"{path} is a file but not a zip archive.",
@@ -104,22 +138,57 @@ def iter_entries(path):
             )
         with zipfile.ZipFile(path) as archive:
             names = sorted(i.filename for i in archive.infolist() if not i.is_dir())
-        return [Entry(f"{path}{ZIP_SEP}{name}", name) for name in names]
-    files = []
-    for dirpath, dirnames, filenames in os.walk(path):
+    except (zipfile.BadZipFile, EOFError, ValueError) as err:
+        raise MalariaLabError(f"{path} is a damaged zip archive ({err}).",
+                              "Download or copy it again.") from None
+    except OSError as err:
+        raise MalariaLabError(f"Cannot read {path}: {err.strerror or err}.",
+                              "Check that the file is readable (its permissions), then run again.") from None
+    return [Entry(f"{path}{ZIP_SEP}{name}", name.replace("\\", "/")) for name in names]
+
+
+def _folder_entries(path):
+    """Every regular file below ``path``, following links to folders (each folder once)."""
+
+    def unreadable(err):
+        raise MalariaLabError(
+            f"Cannot read the folder {err.filename} in the data set: {err.strerror or err}.",
+            "Make it readable (e.g. `chmod -R u+rX` on the data folder) and run again.")
+
+    files, seen = [], set()
+    for dirpath, dirnames, filenames in os.walk(path, onerror=unreadable, followlinks=True):
+        info = os.stat(dirpath)
+        if (info.st_dev, info.st_ino) in seen:
+            dirnames[:] = []
+            continue
+        seen.add((info.st_dev, info.st_ino))
         dirnames.sort()
         for filename in sorted(filenames):
             full = Path(dirpath, filename)
-            files.append(Entry(str(full), full.relative_to(path).as_posix()))
+            if _regular_or_broken(full):
+                files.append(Entry(str(full), full.relative_to(path).as_posix()))
     return files
 
 
-def find_images(path):
+def _regular_or_broken(path):
+    """A plain file, or a broken link (which fails loudly when read); never a pipe or device."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True
+
+
+def find_images(path, patients=None):
     """The cell images of the data set at ``path``, sorted, each once.
 
     The Kaggle zip holds the data set twice (again under ``cell_images/cell_images/``) and a
     ``Thumbs.db`` per class: only the shallowest copy of each image counts, non-images never.
+    ``patients``: a patient mapping (file(s), see ``data.patients``) that says who each image is
+    from instead of its name; ``"auto"`` uses one that sits with the data set, if any.
     """
+    if isinstance(patients, str) and patients == "auto":
+        patients = find_mapping(path) or None
+    mapping = read_mapping(patients, CLASSES) if patients is not None else None
     best = {}
     for entry in iter_entries(path):
         label, depth = class_and_depth(entry.relative)
@@ -135,23 +204,48 @@ def find_images(path):
             "check the path, or run `malaria-lab synth --out DIR` for a small offline data set.",
         )
     refs = [ImageRef(p, label) for (label, _), (_, p) in best.items()]
+    if mapping is not None:
+        refs = [ImageRef(r.path, r.label, _mapped(mapping.lookup(r.label, r.name))) for r in refs]
     return sorted(refs, key=lambda r: (r.label, r.name))
+
+
+def _mapped(patient):
+    return PATIENT_ALIASES.get(patient, patient) if patient else ""
 
 
 _zip_cache = threading.local()
 
 
+class UnreadableImage(OSError):
+    """An image whose bytes cannot be had: a damaged, encrypted or oversized zip member."""
+
+
 def read_bytes(path):
-    """The bytes of one image, from a file or from ``archive.zip::member``."""
+    """The bytes of one image, from a file or from ``archive.zip::member``.
+
+    Raises OSError (``UnreadableImage`` for zip members) when they cannot be read, whatever the cause.
+    """
     path = str(path)
     if ZIP_SEP not in path:
-        return Path(path).read_bytes()
+        file = Path(path)
+        if file.stat().st_size > MAX_IMAGE_BYTES:
+            raise UnreadableImage(f"{file.stat().st_size} bytes, too large for a cell image")
+        return file.read_bytes()
     archive_path, member = path.split(ZIP_SEP, 1)
     cache = getattr(_zip_cache, "archives", None)
     if cache is None or getattr(_zip_cache, "pid", None) != os.getpid():
         cache = _zip_cache.archives = {}
         _zip_cache.pid = os.getpid()
-    archive = cache.get(archive_path)
-    if archive is None:
-        archive = cache[archive_path] = zipfile.ZipFile(archive_path)
-    return archive.read(member)
+    try:
+        archive = cache.get(archive_path)
+        if archive is None:
+            archive = cache[archive_path] = zipfile.ZipFile(archive_path)
+        info = archive.getinfo(member)
+        if info.flag_bits & 0x1:
+            raise UnreadableImage("the zip member is encrypted")
+        if info.file_size > MAX_IMAGE_BYTES:
+            raise UnreadableImage(f"the zip member expands to {info.file_size} bytes, too large for a cell image")
+        return archive.read(info)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, KeyError) as err:
+        raise UnreadableImage(f"damaged zip member ({err})") from None
+

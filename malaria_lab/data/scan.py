@@ -5,43 +5,46 @@ turns it into text. The report's ``problems`` say what needs fixing and how, ``n
 but worth knowing.
 """
 
-import contextlib
 import hashlib
-import io
 from collections import Counter, defaultdict
 from pathlib import Path, PurePosixPath
 
+import numpy as np
+from tqdm.auto import tqdm
+
 from ..errors import MalariaLabError
+from .decoding import Undecodable, open_image, reason, strict, to_rgb
 from .extract import MARKER
 from .layout import CLASSES, class_and_depth, find_images, is_image_name, iter_entries, read_bytes
+from .patients import read_mapping
 
 TINY = 16
 PERCENTILES = (5, 25, 50, 75, 95)
 EXAMPLES = 3
 
 
-def scan(path, hashes=True, progress=False):
-    """A report on the data set at ``path`` (folder or zip); ``hashes`` finds duplicate images."""
-    from tqdm.auto import tqdm
-
+def scan(path, hashes=True, progress=False, patients=None):
+    """A report on the data set at ``path`` (folder or zip); ``hashes`` finds duplicate images;
+    ``patients``, a patient mapping file (see ``data.patients``), says who each image is from."""
     path = Path(path)
+    mapping = read_mapping(patients, CLASSES) if patients is not None else None
     entries = iter_entries(path)
     relative = {e.path: e.relative for e in entries}
     report = {"path": str(path), "kind": "zip" if path.is_file() else "folder", "files": len(entries)}
     problems, notes = [], []
     try:
-        refs = find_images(path)
+        refs = find_images(path, patients=mapping)
     except MalariaLabError as err:
         refs = []
         problems.append(str(err))
     report.update(_other_files(entries, {r.path for r in refs}))
 
     images, unreadable = [], []
-    with _strict_pillow():
+    with strict():
         for ref in tqdm(refs, desc="scan", unit="img", disable=not progress):
             rel = relative[ref.path]
             info, error = _inspect(ref.path, hashes)
-            info.update(path=rel, label=ref.label, patient=ref.patient)
+            info.update(path=rel, label=ref.label, patient=ref.patient if ref.patient_known else None)
             if error:
                 unreadable.append({"path": rel, "error": error})
             images.append(info)
@@ -49,7 +52,7 @@ def scan(path, hashes=True, progress=False):
     readable = [i for i in images if "mode" in i]
     report["images"] = len(refs)
     report["classes"] = {label: sum(r.label == label for r in refs) for label in CLASSES}
-    report["patients"] = _patients(refs)
+    report["patients"] = _patients(refs, mapping)
     report["sizes"] = _sizes(readable)
     report["modes"] = dict(Counter(i["mode"] for i in readable).most_common())
     report["formats"] = dict(Counter(i["format"] for i in readable).most_common())
@@ -69,7 +72,9 @@ def format_report(report):
     lines.append(f"  Images: {report['images']} ({classes})")
     patients = report["patients"]
     single = sum(len(v) for v in patients["single_class"].values())
-    lines.append(f"  Patients: {patients['count']} ({single} with images of one class only)")
+    missing = f"; {patients['without_id']} image(s) without a patient id" if patients["without_id"] else ""
+    lines.append(f"  Patients: {patients['count']} ({single} with images of one class only{missing}; "
+                 f"from {patients['source']})")
     sizes = report["sizes"]
     if sizes:
         for axis in ("width", "height"):
@@ -97,38 +102,22 @@ def format_report(report):
     return "\n".join(lines)
 
 
-@contextlib.contextmanager
-def _strict_pillow():
-    """Make Pillow refuse truncated images while scanning, whatever another module set."""
-    from PIL import ImageFile
-
-    before = ImageFile.LOAD_TRUNCATED_IMAGES
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        yield
-    finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = before
-
-
 def _inspect(path, hashes):
-    """(facts about one image, error text or None): decoded in full, so truncation shows."""
-    from PIL import Image, UnidentifiedImageError
-
+    """(facts about one image, error text or None): decoded in full and to RGB, as training
+    decodes it, so what fails here is exactly what training skips."""
     info = {}
     try:
         data = read_bytes(path)
-    except Exception as err:
-        return info, f"cannot read: {err}"
+    except OSError as err:
+        return info, f"cannot read: {reason(err)}"
     if hashes:
         info["sha256"] = hashlib.sha256(data).hexdigest()
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
+        with open_image(data) as image:
+            to_rgb(image)
             info.update(width=image.width, height=image.height, mode=image.mode, format=image.format)
-    except UnidentifiedImageError:
-        return info, "not an image Pillow can read"
-    except Exception as err:
-        return info, f"{type(err).__name__}: {err}"
+    except Undecodable as err:
+        return info, str(err)
     return info, None
 
 
@@ -152,13 +141,21 @@ def _other_files(entries, chosen):
     return {"non_images": non_images, "stray_images": stray, "nested_duplicate": nested}
 
 
-def _patients(refs):
+def _patients(refs, mapping):
+    """Images per known patient; images without a patient id are counted apart, never as patients."""
     per = defaultdict(Counter)
+    missing = []
     for ref in refs:
-        per[ref.patient][ref.label] += 1
+        if ref.patient_known:
+            per[ref.patient][ref.label] += 1
+        else:
+            missing.append(ref.name)
     single = {label: sorted(p for p, c in per.items() if set(c) == {label}) for label in CLASSES}
     return {
         "count": len(per),
+        "source": f"the mapping {mapping.describe()}" if mapping is not None else "file names",
+        "without_id": len(missing),
+        "without_id_examples": missing[:EXAMPLES],
         "images": {p: {label: c.get(label, 0) for label in CLASSES} for p, c in sorted(per.items())},
         "single_class": single,
     }
@@ -167,7 +164,6 @@ def _patients(refs):
 def _sizes(readable):
     if not readable:
         return None
-    import numpy as np
 
     out = {}
     for axis in ("width", "height"):
@@ -191,7 +187,7 @@ def _duplicates(images):
     for digest, same in by_hash.items():
         if len(same) < 2:
             continue
-        patients = sorted({i["patient"] for i in same})
+        patients = sorted({i["patient"] for i in same if i["patient"] is not None})
         classes = sorted({i["label"] for i in same})
         groups.append({"sha256": digest, "files": [i["path"] for i in same], "patients": patients,
                        "classes": classes, "across_patients": len(patients) > 1,
@@ -213,6 +209,14 @@ def _examples(items, key=None):
 
 def _judge(report, problems, notes):
     """Turn the facts into sentences: problems to fix, notes worth knowing."""
+    patients = report["patients"]
+    if patients["without_id"]:
+        why = (f"{patients['source']} does not list them" if patients["source"] != "file names" else
+               "their names do not start with one as NIH's do (C33P1ThinF_IMG_..._cell_1.png)")
+        problems.append(
+            f"{patients['without_id']} of {report['images']} image(s) have no patient id "
+            f"(e.g. {', '.join(patients['without_id_examples'])}): {why}. A split by patient needs "
+            "every image's patient: give a patient mapping with --patients FILE (a CSV file,patient).")
     if report["images"]:
         for label, n in report["classes"].items():
             if not n:

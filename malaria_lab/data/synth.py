@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
+from tqdm.auto import tqdm
 
 from ..errors import MalariaLabError
+from ..outputs import check_out_dir
 from .layout import CLASSES
 
 SYNTH_VERSION = 1
@@ -58,6 +60,7 @@ def synthesize(out, per_class=300, patients=8, seed=0, progress=False):
     target = out / "cell_images"
     if _already_made(target, args):
         return target
+    check_out_dir(out, "--out")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as err:
@@ -145,8 +148,6 @@ def _write_images(root, per_class, patients, seed, progress):
     plan = _plan(per_class, patients, seed)
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=2 * per_class, desc="synth", unit="img")
     for p, (prefix, n_par, n_uni) in enumerate(plan):
         style = _patient_style(np.random.default_rng([seed, p, 0]))

@@ -408,3 +408,18 @@ def test_a_missing_sandbox_is_one_clear_line(tmp_path):
     done = grade_cli(course, env={"PATH": "/nonexistent"})
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "bubblewrap" in done.stderr and "--no-sandbox" in done.stderr
+
+
+def test_without_the_sandbox_the_verdict_is_still_outside_and_the_summary_says_so(tmp_path):
+    course = _scratch_course(COURSE, tmp_path / "c")
+    generate(course, [STAGE])
+    release = course / "release" / STAGE / f"{STAGE}.ipynb"
+    attack = hostile_code(ATTACKS["patch-engine"])
+    write_submission(course, "patcher", STAGE, make_submission(release, STAGE, {"q1": attack}))
+    done = grade_cli(course, "--no-sandbox", env={"MALARIA_LAB_CACHE": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "NOT SANDBOXED" in done.stdout
+    decl = load_stage(STAGE)
+    honest = decl.points - decl["q1"].points + points_of(STAGE, "q1", decl["q1"].with_answer(MISTAKE))
+    assert record(course, "patcher")["score"] == pytest.approx(honest, abs=0.011)
+    assert record(course, "patcher")["sandbox"] is False

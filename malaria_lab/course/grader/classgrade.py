@@ -1,6 +1,6 @@
 """``malaria-lab course grade``: every submission nbgrader's ``submitted/`` holds, one job per
 (student, stage), in parallel workers here or on a Dask cluster, each in a sandbox; one trusted
-writer saves the results (:mod:`.outputs`). Resumable: a job whose submission, course source and
+writer saves the results (:mod:`.writer`). Resumable: a job whose submission, course source and
 limits are unchanged since it was graded is skipped unless ``force``.
 """
 
@@ -19,11 +19,12 @@ from ...atomic import write_json, write_text
 from ...checks import load_stage
 from ...errors import MalariaLabError
 from ...machine import memory_gb
-from ...settings import FALLBACKS_ENV, STAGES, fallbacks_dir
-from .. import fallbacks, records
+from ...settings import DATA_ENV, STAGES
+from .. import records
 from ..nbgrader_cmd import nbgrader
-from . import outputs, sandbox
+from . import prepare, sandbox, writer
 from .job import _failed, grade_job
+import multiprocessing
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 TEMPLATES = Path("grading") / "templates"
@@ -71,18 +72,6 @@ def templates(course_dir, stages, log):
     return out
 
 
-def warm_fallbacks(log):
-    """Make the fallbacks grading needs before any sandbox starts: inside, they are read-only."""
-    from .. import workspace  # with the fallback model, imports Keras: once, before the jobs
-
-    with tempfile.TemporaryDirectory(prefix="malaria-lab-warm-") as work:
-        course = workspace.Course("06_evaluate", work=work, fast=True, log=log)
-        data = course.data(quiet=True)
-        fallbacks.split_rows(data)
-        fallbacks.trained_dir(course)
-    return data
-
-
 def default_workers(limits):
     """As many workers as there are cores, and as fit in memory at the job's memory cap."""
     total = memory_gb() or 4.0
@@ -122,18 +111,11 @@ def grade(course_dir, stages=None, students=None, workers=None, scheduler=None, 
                               "Collect them first (nbgrader collect, zip_collect), or make one with "
                               "`malaria-lab course submission`.")
     made = templates(course_dir, sorted({s for _, s, _ in jobs}), log)
-    data = warm_fallbacks(lambda _: None)
-    package = Path(__file__).resolve().parents[2]
-    read_only = [str(package), str(fallbacks_dir().resolve()), str(Path(data).resolve())]
+    if not scheduler:
+        prepare.warm_fallbacks()  # once here, before the workers start
     workers = workers or default_workers(limits)
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    env = {FALLBACKS_ENV: str(fallbacks_dir().resolve()), "OMP_NUM_THREADS": str(threads),
-           "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1"}
-    for name in ("KERAS_BACKEND", "MALARIA_LAB_DATA"):
-        if os.environ.get(name):
-            env[name] = os.environ[name]
-            if name == "MALARIA_LAB_DATA":
-                read_only.append(str(Path(os.environ[name]).resolve()))
+    settings = {"threads": max(1, (os.cpu_count() or 1) // workers),
+                "keras_backend": os.environ.get("KERAS_BACKEND"), "data": os.environ.get(DATA_ENV)}
     payloads, done = [], []
     for student, stage, path in jobs:
         submission = path.read_bytes()
@@ -143,8 +125,7 @@ def grade(course_dir, stages=None, students=None, workers=None, scheduler=None, 
             continue
         payloads.append({"student": student, "stage": stage, "submission": submission.decode("utf-8", "replace"),
                          "template": made[stage], "limits": limits.to_dict(), "sandbox": sandboxed,
-                         "package_parent": str(package.parent), "read_only": read_only, "env": env,
-                         "fingerprint": fingerprint, "submitted": outputs.timestamp(course_dir, student, stage)})
+                         "settings": settings, "fingerprint": fingerprint, "submitted": writer.timestamp(course_dir, student, stage)})
     start = time.perf_counter()
     results = _run(payloads, workers, scheduler, progress, log)
     saved = []
@@ -153,7 +134,7 @@ def grade(course_dir, stages=None, students=None, workers=None, scheduler=None, 
             (course_dir / "grading").mkdir(exist_ok=True)
             with open(course_dir / "grading" / "errors.log", "a", encoding="utf-8") as log_file:
                 log_file.write(f"--- {result['record']['student']} {result['record']['stage']}\n{result['trace']}\n")
-        saved.append(outputs.write(course_dir, result))
+        saved.append(writer.write(course_dir, result))
     summary = _summary(saved, done, skipped, sandboxed, workers, scheduler, time.perf_counter() - start)
     write_json(course_dir / "grading" / "summary.json", summary)
     log(format_summary(summary))
@@ -182,7 +163,6 @@ def _results(payloads, workers, scheduler):
         for payload in payloads:
             yield payload, _safely(payload)
         return
-    import multiprocessing
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(grade_job, p): p for p in payloads}

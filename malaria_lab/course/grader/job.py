@@ -19,10 +19,12 @@ import nbformat
 from ...checks import load_stage
 from ...checks.results import NOT_ATTEMPTED, NotAttempted, Result, Stopped
 from .. import records
-from . import merge
+from . import merge, prepare
 from .kernel import Kernel, KernelStopped
 from .remote import RemoteNamespace
 from .sandbox import Limits
+from nbconvert import HTMLExporter
+import html
 
 MAX_RESTARTS = 2
 
@@ -41,23 +43,22 @@ def _stopped_output(reason):
                                "text": f"Stopped by the grader: {reason}\n"})
 
 
-def _kernel_env(job, payload):
+def _kernel_env(job, machine_env):
     env = {"HOME": str(job / "home"), "NBGRADER_EXECUTION": "autograde", "TF_CPP_MIN_LOG_LEVEL": "3",
            "MALARIA_LAB_CACHE": str(job / "cache"), "PYTHONDONTWRITEBYTECODE": "1",
            "MPLCONFIGDIR": str(job / "home" / ".matplotlib"), "KERAS_HOME": str(job / "home" / ".keras"),
-           "IPYTHONDIR": str(job / "home" / ".ipython"), "PATH": "/usr/local/bin:/usr/bin:/bin",
-           "PYTHONPATH": payload["package_parent"]}
-    env.update(payload.get("env") or {})
+           "IPYTHONDIR": str(job / "home" / ".ipython"), "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    env.update(machine_env)
     return env
 
 
 class _Run:
     """The state of one job while its notebook runs."""
-
     def __init__(self, payload, job):
         self.payload, self.job = payload, job
         self.limits = Limits(**payload["limits"])
-        self.kernel = Kernel(job, self.limits, _kernel_env(job, payload), payload.get("read_only", ()),
+        read_only, machine_env = prepare.here(payload.get("settings") or {})
+        self.kernel = Kernel(job, self.limits, _kernel_env(job, machine_env), read_only,
                              sandboxed=payload["sandbox"])
         self.decl = load_stage(payload["stage"])
         self.done = []  # code cells that ran without being stopped, to replay after a restart
@@ -134,8 +135,8 @@ def grade_job(payload):
     """Grade one submission; returns ``{"record": ..., "autograded": JSON, "feedback": HTML}``.
 
     ``payload``: student, stage, submission (notebook JSON), template (the release notebook
-    JSON), limits (:class:`.sandbox.Limits` fields), sandbox (bool), package_parent, read_only
-    (paths the kernel may read), env (more environment for the kernel), fingerprint, submitted.
+    JSON), limits (:class:`.sandbox.Limits` fields), sandbox (bool), settings (see
+    :func:`.prepare.here`), fingerprint, submitted.
     """
     start = time.perf_counter()
     job = Path(tempfile.mkdtemp(prefix="malaria-lab-job-"))
@@ -200,10 +201,7 @@ def _failed(base, problem, start):
 
 def feedback_html(nb, record):
     """The student's feedback page: their notebook as graded, under a table of their points."""
-    import html
-
     # nbconvert loads templates and pandoc filters: only when a page is made.
-    from nbconvert import HTMLExporter
 
     rows = "".join(f"<tr><td>{html.escape(e['id'])}</td><td>{html.escape(e['title'])}</td>"
                    f"<td>{e['points']:g} / {e['max_points']:g}</td><td>{html.escape(e['message'])}</td></tr>"

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ...errors import MalariaLabError
+import site
+import sysconfig
 
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
 # TensorFlow and NumPy read the CPU's topology here.
@@ -32,7 +34,6 @@ BWRAP_FIX = ("Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) on 
 @dataclass(frozen=True)
 class Limits:
     """What one job's kernel may use."""
-
     memory_gb: float = 3.0
     processes: int = 256
     file_mb: int = 1024
@@ -61,9 +62,6 @@ def bwrap():
 def python_paths():
     """What this Python needs to run: its prefixes (a virtual environment and the Python it was made
     from) and where its packages are."""
-    import site
-    import sysconfig
-
     paths = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix,
              str(Path(sys.executable).resolve().parent.parent)}
     paths.update(sysconfig.get_paths().values())

@@ -17,6 +17,9 @@ import math
 from pathlib import PurePath
 
 import numpy as np
+from pathlib import Path
+import importlib
+import sys
 
 MAX_BYTES = 64 * 1024**2
 MAX_ITEMS = 2_000_000
@@ -43,7 +46,6 @@ class WireError(ValueError):
 
 class Opaque:
     """Stands for an object that cannot cross: only its type's name and a short description."""
-
     def __init__(self, description=""):
         self.description = description
 
@@ -148,8 +150,6 @@ def _plain(value):
 
 def _loaded_keras():
     """Keras, if this process has loaded it already: the wire never imports it."""
-    import sys
-
     return sys.modules.get("keras")
 
 
@@ -228,7 +228,6 @@ class _Decoder:
         return _b64(body)
 
     def _path(self, body, d, depth):
-        from pathlib import Path
 
         return Path(_str(body))
 
@@ -257,7 +256,6 @@ class _Decoder:
         if name not in RECORDS or not isinstance(fields, dict):
             raise WireError("an unknown record")
         module, _, cls_name = name.rpartition(".")
-        import importlib
 
         cls = getattr(importlib.import_module(module), cls_name)
         allowed = {f.name for f in dataclasses.fields(cls)}
