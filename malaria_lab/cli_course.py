@@ -4,10 +4,12 @@
 * ``check``: exit 1 when anything generated is stale, saying which file to edit instead;
 * ``submission``: a test submission (reference answers, a declared mistake, untouched) put where
   nbgrader collects it, for a dry run of the grading;
-* ``grade``: autograde, feedback and grades for every submission.
+* ``grade``: autograde, feedback and grades for every submission;
+* ``report``: the class report (what the class got wrong, per exercise) and grades for the LMS.
 """
 
 import re
+import sys
 from pathlib import Path
 
 from .checks import load_stage
@@ -129,6 +131,19 @@ def _grade(args):
     return 0 if summary["failed"] == 0 else 1
 
 
+def _report(args):
+    # The report loads matplotlib (and nbgrader, for the gradebook) only when asked for.
+    from .course.report import build_report
+
+    course, stages = _course(args.course_dir), _stages(args.stage)
+    report = build_report(course, args.out, stages, lms=args.lms, anonymise=args.anonymise)
+    for path, why in report.skipped:
+        print(f"malaria-lab course report: skipped {path}: {why}", file=sys.stderr)
+    for path in report.files:
+        print("wrote", path)
+    return 0
+
+
 def add_commands(sub, command):
     """Add ``course`` and its subcommands to the ``malaria-lab`` parser."""
     group = command("course", None, "Instructors: build, check and grade the course (run `malaria-lab course -h`).")
@@ -172,4 +187,12 @@ def add_commands(sub, command):
     a.add_argument("--force", action="store_true", help="grade again what is unchanged since last time")
     a.add_argument("--no-sandbox", action="store_true",
                    help="run students' code without the sandbox (with your rights): only where bubblewrap cannot run")
+
+    a = action("report", _report, "The class report from the grading records: OUT/index.html, the "
+               "figures as CSV, and the grades for the LMS.")
+    a.add_argument("--out", required=True, type=Path, help="the report's folder (made if missing)")
+    a.add_argument("--stage", action="append", help="only this stage (repeatable)")
+    a.add_argument("--lms", choices=("canvas", "generic"), default="canvas",
+                   help="canvas.csv in Canvas's gradebook layout (default), or grades.csv, one row per student")
+    a.add_argument("--anonymise", action="store_true", help="students under stable pseudonyms, for sharing")
     return group

@@ -1,0 +1,81 @@
+"""The class report's page in a real (headless) Chromium, opened from disk as an instructor would:
+every plot loads, the students table sorts when a header is clicked, and a screenshot is saved
+(into ``$MALARIA_LAB_SCREENSHOTS``, else a temp folder)."""
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+from test_jupyterlab import CHROMIUM_ARGS, _missing, chromium
+
+pytestmark = [pytest.mark.browser]
+
+STAGES = ("01_download", "02_split", "06_evaluate")  # 03 to 05 ungraded: sentences, not plots
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    from malaria_lab.course.report import build_report
+    from malaria_lab.course.report.simulate import random_plan, write_class
+
+    course = tmp_path_factory.mktemp("class") / "course"
+    write_class(course, random_plan(45, STAGES, seed=5))
+    return build_report(course, tmp_path_factory.mktemp("report"))
+
+
+@pytest.fixture(scope="module")
+def page(report):
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (bash tests/browser/setup.sh)")
+    path = chromium()
+    if path is None:
+        _missing("Chromium is not installed at /usr/bin/chromium (bash tests/browser/setup.sh)")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page(viewport={"width": 1300, "height": 1000})
+            tab.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
+                      else route.abort())  # the page must need no network
+            tab.goto((report.out_dir / "index.html").as_uri())
+            yield tab
+        finally:
+            browser.close()
+
+
+def column(page, header):
+    """The texts of one column of the students table, top to bottom."""
+    index = page.locator("#students-table thead th").all_inner_texts().index(header)
+    return page.locator(f"#students-table tbody tr td:nth-child({index + 1})").all_inner_texts()
+
+
+def test_every_plot_loads(page):
+    images = page.locator("img")
+    assert images.count() == 1 + 2 * len(STAGES)
+    widths = images.evaluate_all("els => els.map(e => e.complete ? e.naturalWidth : 0)")
+    assert all(w > 100 for w in widths), widths
+
+
+def test_students_table_sorts_by_the_clicked_header(page, report):
+    with open(report.out_dir / "students.csv", newline="") as handle:
+        totals = {r["student"]: float(r["total"]) for r in csv.DictReader(handle)}
+    assert column(page, "student") == sorted(totals)
+    header = page.locator("#students-table thead th", has_text="total")
+    header.click()
+    ascending = [float(t) for t in column(page, "total")]
+    assert ascending == sorted(totals.values()) and ascending != [totals[s] for s in sorted(totals)]
+    assert [totals[s] for s in column(page, "student")] == ascending
+    header.click()
+    assert [float(t) for t in column(page, "total")] == sorted(totals.values(), reverse=True)
+    page.locator("#students-table thead th", has_text="student").click()
+    assert column(page, "student") == sorted(totals)
+
+
+def test_screenshot(page, tmp_path_factory):
+    folder = Path(os.environ.get("MALARIA_LAB_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(folder / "class-report.png"), full_page=False)
+    assert (folder / "class-report.png").stat().st_size > 10_000
