@@ -19,6 +19,7 @@ from .data.synth import synthesize
 from .errors import MalariaLabError
 from .outputs import check_out_file
 from .precision import CHOICES as PRECISIONS
+from .recipes import get_recipe
 from .split import HEADER, check_leakage, describe, split_dataset, write_manifest
 from .workflow import evaluate_on, run_all, train_on
 
@@ -54,8 +55,6 @@ def _split(args):
 
 
 def _train(args):
-    from .train import get_recipe  # imports Keras
-
     recipe = get_recipe(args.recipe)
     if args.precision:
         recipe = recipe.but(precision=args.precision)
@@ -203,10 +202,6 @@ def main(argv=None):
     args = parser().parse_args(argv)
     warnings.formatwarning = _one_line_warnings(args.command)
     try:
-        if args.command in ("train", "evaluate", "run"):
-            from .quiet import import_keras  # the commands that train or evaluate: Keras, quietly
-
-            import_keras()
         code = args.func(args)
     except MalariaLabError as err:
         print(f"malaria-lab {args.command}: error: {err}", file=sys.stderr)

@@ -17,6 +17,8 @@ from .errors import MalariaLabError
 from .outputs import check_out_dir
 from .pipeline import load_arrays
 from .precision import resolve
+from .quiet import import_keras
+from .recipes import get_recipe
 from .split import (
     MAPPING_HINT,
     Row,
@@ -58,9 +60,10 @@ def train_and_calibrate(train, val, out_dir, recipe, seed=0, verbose="auto", log
     scores) to ``out_dir``; returns (model, training summary plus the validation probabilities,
     ``val_probabilities``, which the threshold was chosen from, or None).
     """
+    import_keras()  # quietly, now that every input was checked
     from . import train as training  # imports Keras
 
-    recipe = training.get_recipe(recipe)
+    recipe = get_recipe(recipe)
     if val is None and recipe.min_sensitivity is not None:
         raise MalariaLabError(f"The {recipe.name} recipe sets min_sensitivity, which needs validation patients.",
                               "Hold some out (validation > 0), or set min_sensitivity=None.")
@@ -150,8 +153,6 @@ def train_on(paths, out_dir, recipe="reference", seed=0, val_fraction=None, verb
     ``out_dir`` is tied to its inputs (see ``runs``): a run of the same inputs resumes; other inputs
     are refused before anything is written, unless ``force`` starts over.
     """
-    from .train import get_recipe  # imports Keras
-
     recipe = get_recipe(recipe)
     seed = check_seed(seed)
     val_fraction = recipe.validation if val_fraction is None else val_fraction
@@ -208,6 +209,7 @@ def check_threshold(threshold):
 def load_classifier(model_path):
     """(model, image size) of a saved Keras model that takes square RGB images of a fixed size and
     gives one probability per image; anything else is a clear error, not a traceback."""
+    import_keras()
     from .models import load_model  # imports Keras
 
     try:
@@ -279,8 +281,6 @@ def run_all(data=None, out_dir="runs/latest", recipe=None, seed=0, verbose="auto
     synthetic data set, so the whole course runs offline. ``out_dir`` is tied to its inputs as
     in :func:`train_on`.
     """
-    from .train import get_recipe  # imports Keras
-
     start = time.perf_counter()
     seed = check_seed(seed)
     data = data or find_default_data()

@@ -200,3 +200,31 @@ def test_release_notebook_runs_up_to_its_first_exercise(stage, tmp_path):
     assert score(check) == 0.0
     html = next(o for o in check.outputs if o.output_type == "execute_result").data["text/html"]
     assert "Not attempted" in html
+
+
+def test_a_handed_out_release_notebook_grades_against_the_rebuilt_source(tmp_path):
+    """The committed release notebooks (what students already have) grade with full marks against
+    source notebooks built afresh from the text notebooks: the cell ids kept them in step."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from malaria_lab.course.authoring import write_sources
+    from malaria_lab.course.submissions import make_submission, write_submission
+
+    course = tmp_path / "course"
+    shutil.copytree(COURSE / "stages", course / "stages")
+    shutil.copy(COURSE / "nbgrader_config.py", course)
+    stages = ("02_split", "04_build_cnn")
+    assert len(write_sources(course, stages)) == len(stages)
+    for stage in stages:
+        write_submission(course, "handed-out", stage, make_submission(release_path(stage), stage, "solution"))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", MALARIA_LAB_CACHE=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, "-m", "malaria_lab", "course", "grade", str(course), "-q"],
+                          capture_output=True, text=True, env=env, timeout=1800)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    for stage in stages:
+        record = json.loads((course / "grading" / "jobs" / stage / "handed-out.json").read_text())
+        assert record["score"] == load_stage(stage).points, record
+        assert record["notes"] == [], "no cell had to be restored: every id matched"

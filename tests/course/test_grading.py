@@ -285,7 +285,7 @@ def klass(tmp_path_factory, server):
     expected[("zz-untouched", STAGE)] = 0.0
     env = {"MALARIA_LAB_CACHE": str(tmp_path_factory.getbasetemp() / "cache")}
     fallbacks = Path(env["MALARIA_LAB_CACHE"]) / "course"
-    subprocess.run([sys.executable, "-c", "from malaria_lab.course.grader.classgrade import warm_fallbacks; "
+    subprocess.run([sys.executable, "-c", "from malaria_lab.course.grader.prepare import warm_fallbacks; "
                     "warm_fallbacks(print)"], env=dict(os.environ, **env), check=True, capture_output=True)
     before = {"package": tree_digest(PACKAGE), "course": tree_digest(course, skip=COURSE_OUTPUTS),
               "submitted": tree_digest(course / "submitted"), "fallbacks": tree_digest(fallbacks)}
@@ -364,7 +364,10 @@ def _cell_text(course, student, grade_id):
 def test_the_walls_hold(klass):
     course, *_, server = klass
     assert "refused: OSError" in _cell_text(course, "disk-engine", "q1_answer")
-    assert "FOUND []" in _cell_text(course, "gradebook", "q1_answer")
+    found = json.loads(_cell_text(course, "gradebook", "q1_answer").split("FOUND ", 1)[1].splitlines()[0]
+                       .replace("'", '"'))
+    python = (sys.prefix, sys.base_prefix, str(Path(sys.executable).resolve().parent.parent))
+    assert not [p for p in found if not p.startswith(python)], "only the read-only Python installation's own files"
     assert "CONNECTED" not in _cell_text(course, "network", "q1_answer") and server.hits == 0
     assert "refused: OSError" in _cell_text(course, "mover", "q1_answer")
     assert "ALLOCATED" not in _cell_text(course, "memory", "q1_answer")
@@ -390,14 +393,16 @@ def test_check_cells_show_the_trusted_verdict_and_feedback_no_hidden_lines(klass
     assert len(files) == len(expected)
     for path in files:
         text = path.read_text(encoding="utf-8")
+        # The student "duplicated" wrote the words BEGIN HIDDEN TESTS in a cell of their own.
+        own = ("BEGIN HIDDEN TESTS",) if "duplicated" in path.parts else ()
         for secret in SECRETS:
-            assert secret not in text, f"{path.relative_to(course)} shows {secret!r}"
+            assert secret in own or secret not in text, f"{path.relative_to(course)} shows {secret!r}"
 
 
 def test_grading_again_skips_what_did_not_change(klass, tmp_path):
     course, *_ = klass
     env = {"MALARIA_LAB_CACHE": str(Path(course).parent.parent / "cache")}
-    done = grade_cli(course, "--student", "zz-right", "--stage", STAGE, env=env)
+    done = grade_cli(course, "--student", "zz-right", "--stage", STAGE, "--timeout", "20", "--memory", "2", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Graded 0 job(s), 0 failed, 1 unchanged" in done.stdout
 
