@@ -8,12 +8,12 @@ all stages and all students graded on this machine.
 import hashlib
 from pathlib import Path
 
+from ..data.layout import find_images
 from ..data.synth import COURSE_SYNTHETIC, synthesize
 from ..pipeline import make_augmenter
 from ..quiet import silenced_stderr
 from ..settings import FAST_EPOCHS, fallbacks_dir
 from ..split import read_manifest, split_by_patient, write_manifest
-from ..data.layout import find_images
 
 # Bump to retrain the fallback model everywhere after a change to how it is trained.
 VERSION = 1

@@ -25,8 +25,19 @@ from ..errors import MalariaLabError
 from ..pipeline import load_arrays, make_augmenter, make_dataset
 from ..quiet import import_keras
 from ..settings import (
-    DATA_ENV, FAST_ENV, FAST_EPOCHS, FAST_LIMITS, IMAGE_SIZE, LOW_MEMORY_GB, LOW_MEMORY_LIMITS,
-    drive_dir, fast_mode, grading_mode, in_colab, local_images_dir, work_dir,
+    DATA_ENV,
+    FAST_ENV,
+    FAST_EPOCHS,
+    FAST_LIMITS,
+    IMAGE_SIZE,
+    LOW_MEMORY_GB,
+    LOW_MEMORY_LIMITS,
+    drive_dir,
+    fast_mode,
+    grading_mode,
+    in_colab,
+    local_images_dir,
+    work_dir,
 )
 from ..split import read_manifest
 from . import fallbacks

@@ -6,7 +6,6 @@ outputs saved in ``site/executed/``: a few seconds.
 """
 
 import importlib.util
-import runpy
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 

@@ -6,6 +6,7 @@ limits are unchanged since it was graded is skipped unless ``force``.
 
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import tempfile
@@ -24,7 +25,6 @@ from .. import records
 from ..nbgrader_cmd import nbgrader
 from . import prepare, sandbox, writer
 from .job import _failed, grade_job
-import multiprocessing
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 TEMPLATES = Path("grading") / "templates"
@@ -125,7 +125,8 @@ def grade(course_dir, stages=None, students=None, workers=None, scheduler=None, 
             continue
         payloads.append({"student": student, "stage": stage, "submission": submission.decode("utf-8", "replace"),
                          "template": made[stage], "limits": limits.to_dict(), "sandbox": sandboxed,
-                         "settings": settings, "fingerprint": fingerprint, "submitted": writer.timestamp(course_dir, student, stage)})
+                         "settings": settings, "fingerprint": fingerprint,
+                         "submitted": writer.timestamp(course_dir, student, stage)})
     start = time.perf_counter()
     results = _run(payloads, workers, scheduler, progress, log)
     saved = []

@@ -8,6 +8,7 @@ temporary folder of its own.
 
 import contextlib
 import copy
+import html
 import shutil
 import tempfile
 import time
@@ -15,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
+from nbconvert import HTMLExporter
 
 from ...checks import load_stage
 from ...checks.results import NOT_ATTEMPTED, NotAttempted, Result, Stopped
@@ -23,8 +25,6 @@ from . import merge, prepare
 from .kernel import Kernel, KernelStopped
 from .remote import RemoteNamespace
 from .sandbox import Limits
-from nbconvert import HTMLExporter
-import html
 
 MAX_RESTARTS = 2
 

@@ -14,14 +14,14 @@ file size, open files, CPU seconds, and wall time per cell and per notebook.
 
 import os
 import shutil
+import site
 import subprocess
 import sys
+import sysconfig
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ...errors import MalariaLabError
-import site
-import sysconfig
 
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
 # TensorFlow and NumPy read the CPU's topology here.

@@ -12,14 +12,13 @@ decoder checks every tag and size before it builds anything.
 import base64
 import collections
 import dataclasses
+import importlib
 import json
 import math
-from pathlib import PurePath
+import sys
+from pathlib import Path, PurePath
 
 import numpy as np
-from pathlib import Path
-import importlib
-import sys
 
 MAX_BYTES = 64 * 1024**2
 MAX_ITEMS = 2_000_000

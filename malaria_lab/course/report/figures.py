@@ -6,8 +6,8 @@ import io
 
 from matplotlib.figure import Figure
 
-COLOURS = {"full marks": "#1b7f3b", "below full marks": "#3b6ea8", "full": "#1b7f3b", "partial": "#e0a800", "zero": "#b3261e", "not attempted": "#9e9e9e",
-           "could not be graded": "#6a3d9a", "not submitted": "#d9d9d9"}
+COLOURS = {"full marks": "#1b7f3b", "below full marks": "#3b6ea8", "full": "#1b7f3b", "partial": "#e0a800",
+           "zero": "#b3261e", "not attempted": "#9e9e9e", "could not be graded": "#6a3d9a", "not submitted": "#d9d9d9"}
 DPI = 90
 
 

@@ -32,7 +32,10 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
       var dir = th.dataset.dir === "asc" ? "desc" : "asc", body = table.tBodies[0];
       table.querySelectorAll("th").forEach(function (h) { delete h.dataset.dir; });
       th.dataset.dir = dir;
-      function key(row) { var c = row.cells[i]; return c.dataset.sort !== undefined ? c.dataset.sort : c.textContent.trim(); }
+      function key(row) {
+        var c = row.cells[i];
+        return c.dataset.sort !== undefined ? c.dataset.sort : c.textContent.trim();
+      }
       var rows = Array.prototype.slice.call(body.rows);
       var numeric = rows.every(function (r) { return key(r) !== "" && !isNaN(key(r)); });
       rows.sort(function (a, b) {
@@ -112,7 +115,8 @@ def glance(stats, rows):
             continue
         n, graded = len(st.not_submitted) + st.submissions, len(st.graded)
         mean, median = (statistics.fmean(st.scores), statistics.median(st.scores)) if graded else (None, None)
-        out.append([td(st.stage), td(st.title), num_td(st.max_points), td(st.submissions, numeric=True), count_td(graded, n),
+        out.append([td(st.stage), td(st.title), num_td(st.max_points), td(st.submissions, numeric=True),
+                    count_td(graded, n),
                     count_td(len(st.failed), n), count_td(len(st.not_submitted), n),
                     count_td(st.untouched, graded), count_td(st.full_marks, graded), num_td(mean),
                     num_td(median)])
