@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from ._version import __version__
+from .backend import check as check_backend
 from .cli_course import add_commands as add_course_commands
 from .errors import MalariaLabError
 from .precision import CHOICES as PRECISIONS
@@ -172,6 +173,8 @@ def main(argv=None):
             from .quiet import import_keras
 
             import_keras()
+        elif args.command == "reference":  # its notebooks load Keras in kernels: check the backend here
+            check_backend()
         code = args.func(args)
     except MalariaLabError as err:
         print(f"malaria-lab {args.command}: error: {err}", file=sys.stderr)
