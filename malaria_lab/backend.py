@@ -1,22 +1,29 @@
 """What differs between the Keras backends (TensorFlow, PyTorch, JAX), kept in this one module.
 
 Everything else in malaria_lab is backend-neutral Keras. Here: which backend Keras will load,
-checked before it loads (an unknown or missing one is a clear error, not a traceback), and the
-devices each framework sees.
+checked before it loads (an unknown or missing one is a clear error, not a traceback), the devices
+each framework sees, and XLA compilation of augmentation layers under JAX.
 """
 
+import contextlib
 import importlib.util
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from .errors import MalariaLabError
+from .layer_walk import nested_layers
 
 BACKENDS = ("tensorflow", "torch", "jax")
 # The modules each backend imports, and what pip installs to provide them.
 MODULES = {"tensorflow": ("tensorflow",), "torch": ("torch",), "jax": ("jax", "jaxlib")}
 INSTALL = {"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}
+# Layers Keras marks as not compilable because TensorFlow's XLA lacks their image transform; JAX
+# compiles them (the same pixels as eager), and a JAX train step left uncompiled runs at half speed.
+JAX_COMPILES = ("RandomRotation", "RandomZoom", "RandomTranslation", "RandomShear")
+_JIT_REFUSED = "Model doesn't support `jit_compile=True`"
 
 
 class BackendError(MalariaLabError):
@@ -112,3 +119,32 @@ def devices(backend):
 def gpu_names(backend):
     """Product names of the GPUs the Keras backend can use (empty when it has none)."""
     return [name or kind for kind, name in devices(backend) if kind == "GPU"]
+
+
+def allow_jit(model):
+    """Under JAX, let XLA compile ``model`` even with the :data:`JAX_COMPILES` layers in it; a
+    no-op elsewhere. Call it after ``compile`` (the saved compile config keeps Keras's own
+    choice, so the model loads quietly on any backend) and after loading. Returns the model."""
+    import keras  # a model exists, so Keras is loaded
+
+    if keras.config.backend() != "jax":
+        return model
+    kinds = tuple(getattr(keras.layers, name) for name in JAX_COMPILES)
+    changed = False
+    for layer in [model, *nested_layers(model)]:
+        if isinstance(layer, kinds) and not layer.supports_jit:
+            layer.supports_jit = True
+            changed = True
+    if changed and getattr(model, "compiled", False):
+        model.jit_compile = True
+    return model
+
+
+@contextlib.contextmanager
+def loading():
+    """Around ``keras.saving.load_model``: under JAX, hush Keras refusing a saved
+    ``jit_compile=True`` for those layers (:func:`allow_jit` turns it on again after)."""
+    with warnings.catch_warnings():
+        if requested()[0] == "jax":
+            warnings.filterwarnings("ignore", message=_JIT_REFUSED)
+        yield

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import keras
 
-from . import models, precision
+from . import backend, models, precision
 from .atomic import write_json
 from .errors import MalariaLabError
 from .pipeline import make_augmenter, make_dataset
@@ -141,7 +141,7 @@ def compile_model(model, recipe, steps_per_epoch):
         loss=keras.losses.BinaryCrossentropy(label_smoothing=recipe.label_smoothing),
         metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
     )
-    return model
+    return backend.allow_jit(model)
 
 
 class TrainingLog(keras.callbacks.Callback):
