@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ._version import __version__
 from .atomic import to_json
+from .backend import check as check_backend
 from .cli_course import add_commands as add_course_commands
 from .data import scan as scanning
 from .data.download import download
@@ -202,6 +203,8 @@ def main(argv=None):
     args = parser().parse_args(argv)
     warnings.formatwarning = _one_line_warnings(args.command)
     try:
+        if args.command == "reference":  # its notebooks load Keras in kernels: check the backend here
+            check_backend()
         code = args.func(args)
     except MalariaLabError as err:
         print(f"malaria-lab {args.command}: error: {err}", file=sys.stderr)

@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ._version import __version__
+from .backend import gpu_names
 
 GB = 1024**3
 _BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -113,30 +114,6 @@ def installed(*names):
         except metadata.PackageNotFoundError:
             continue
     return None
-
-
-def gpu_names(backend):
-    """Product names of the GPUs the Keras backend can use (empty when it has none)."""
-    # Each framework is imported only when it is the backend asked about: importing one costs
-    # seconds and, for TensorFlow, claims the GPU.
-    try:
-        if backend == "tensorflow":
-            import tensorflow as tf  # heavy, see above
-
-            found = tf.config.list_physical_devices("GPU")
-            return [tf.config.experimental.get_device_details(d).get("device_name") or d.name
-                    for d in found]
-        if backend == "torch":
-            import torch  # heavy, see above
-
-            return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-        if backend == "jax":
-            import jax  # heavy, see above
-
-            return [d.device_kind for d in jax.devices() if d.platform != "cpu"]
-    except Exception:
-        return []
-    return []
 
 
 def versions(keras_version=None):

@@ -8,6 +8,7 @@ computed in float32 even when the rest trains in bfloat16 (AUC ranks probabiliti
 import keras
 from keras import layers
 
+from . import backend
 from . import layers as _custom_layers  # noqa: F401  (registers them, so saved models load)
 from .errors import MalariaLabError
 from .precision import to_float32
@@ -92,5 +93,6 @@ def build(architecture, **kwargs):
 def load_model(path, compile=True, float32=True):
     """Load a saved ``.keras`` model, custom layers included; with ``float32``, a model trained in
     mixed precision computes in float32 again, so it predicts alike on any machine."""
-    model = keras.saving.load_model(path, compile=compile)
+    with backend.loading():
+        model = backend.allow_jit(keras.saving.load_model(path, compile=compile))
     return to_float32(model) if float32 else model

@@ -9,9 +9,10 @@ so ``auto`` picks it only where the processor has the instructions.
 
 import contextlib
 
+from .backend import gpu_names
 from .errors import MalariaLabError
 from .layer_walk import nested_layers
-from .machine import cpu_has_bfloat16, gpu_names
+from .machine import cpu_has_bfloat16
 
 CHOICES = ("auto", "float32", "mixed_bfloat16")
 

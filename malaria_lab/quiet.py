@@ -14,6 +14,8 @@ import os
 import sys
 import warnings
 
+from . import backend
+
 
 @contextlib.contextmanager
 def silenced_stderr():
@@ -52,10 +54,15 @@ def muted():
 
 
 def import_keras():
-    """``import keras`` quietly; with TensorFlow, also probe devices now, while muted."""
+    """``import keras`` quietly, once its backend is checked (:func:`malaria_lab.backend.check`);
+    with TensorFlow, also probe devices now, while muted."""
+    name = backend.check()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with silenced_stderr():
-        import keras  # the point of this function: Keras loads here, muted
+        try:
+            import keras  # the point of this function: Keras loads here, muted
+        except ImportError as err:
+            raise backend.load_failed(name, err) from err
 
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf  # only with the TensorFlow backend

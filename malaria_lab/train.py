@@ -11,10 +11,11 @@ from pathlib import Path
 
 import keras
 
-from . import models, precision
+from . import backend, models, precision
 from .atomic import read_json, write_json
 from .errors import MalariaLabError
 from .pipeline import make_augmenter, make_dataset
+from .quiet import silenced_stderr
 from .recipes import RECIPES, Recipe, get_recipe  # noqa: F401  (train.Recipe, train.RECIPES)
 
 
@@ -58,7 +59,7 @@ def compile_model(model, recipe, steps_per_epoch):
         loss=keras.losses.BinaryCrossentropy(label_smoothing=recipe.label_smoothing),
         metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
     )
-    return model
+    return backend.allow_jit(model)
 
 
 class TrainingLog(keras.callbacks.Callback):
@@ -139,7 +140,8 @@ def fit(model, train, val, out_dir, recipe="reference", resume=True, seed=0, ver
     epochs = epochs or recipe.epochs
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(seed)
+    with silenced_stderr():  # it seeds TensorFlow too where installed, and under torch or jax imports it now
+        keras.utils.set_random_seed(seed)
     train_batches = make_dataset(train.x, train.y, recipe.batch_size, shuffle=True, seed=seed)
     val_batches = make_dataset(val.x, val.y, max(recipe.batch_size, 128)) if val is not None else None
     state, history, initial_epoch = None, None, 0

@@ -13,12 +13,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .._version import __version__
+from ..backend import devices, gpu_names, requested
 from ..data.download import NIH_SIZE
 from ..data.extract import completed
 from ..data.layout import find_images
 from ..data.synth import MANIFEST
 from ..errors import MalariaLabError
-from ..machine import FRAMEWORKS, GB, gpu_names, installed, memory
+from ..machine import FRAMEWORKS, GB, installed, memory
 from ..quiet import import_keras
 from ..settings import DATA_ENV, FAST_ENV, LOW_MEMORY_GB, fast_mode, local_images_dir, work_dir
 
@@ -95,6 +96,8 @@ def check_keras():
     """Keras's version and backend; the backend is what Keras itself reports."""
     try:
         keras = import_keras()
+    except MalariaLabError as err:  # an unknown or missing backend: it says what to do
+        return Check("Keras", "fail", f"not loaded: {err.problem}", err.fix), None
     except Exception as err:  # not installed, or a broken backend: report, do not crash
         return Check("Keras", "fail", f"cannot import keras ({type(err).__name__}: {err})",
                      "pip install 'keras>=3.3' tensorflow, then restart the kernel."), None
@@ -106,15 +109,19 @@ def check_keras():
 
 
 def check_backend(backend):
-    """The version of the framework Keras runs on."""
+    """The framework Keras runs on: its version and the devices it sees."""
     names = FRAMEWORKS
-    found = installed(*names.get(backend, (backend or "",)))
     if backend is None:
-        return Check("Backend", "fail", "unknown (Keras did not load)", "Fix Keras first (see above).")
+        asked, source = requested()
+        return Check("Backend", "fail", f"{asked} (from {source}), not loaded", "See the Keras line above.")
+    found = installed(*names.get(backend, (backend or "",)))
     if found is None:
         return Check("Backend", "fail", f"{backend} is not installed",
                      f"pip install {names.get(backend, (backend,))[0]}, or set KERAS_BACKEND to an installed one.")
-    return Check("Backend", "ok", f"{found[0]} {found[1]}")
+    seen = ", ".join(f"{kind} ({name})" if name else kind for kind, name in devices(backend)) or "unknown"
+    jaxlib = installed("jaxlib") if backend == "jax" else None  # jax needs a jaxlib to match
+    version = f"{found[1]} (jaxlib {jaxlib[1]})" if jaxlib else found[1]
+    return Check("Backend", "ok", f"{found[0]} {version}; devices: {seen}")
 
 
 def check_tensorflow(backend):

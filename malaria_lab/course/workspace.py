@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import machine
+from .. import backend, machine
 from ..atomic import write_json
 from ..data import download as nih
 from ..data.extract import completed, extract
@@ -330,11 +330,17 @@ def setup(stage, keras=True):
     """Start a stage's notebook: quiet TensorFlow, import Keras now, print where work goes.
 
     Importing Keras here, in an ungraded set-up cell, keeps TensorFlow's start-up log lines out
-    of graded cells.
+    of graded cells. A backend that is unknown or not installed stops here with one line saying
+    what to do (a stage without Keras only notes it).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if keras:
         import_keras()
+    else:
+        try:
+            backend.check()
+        except MalariaLabError as err:
+            _say(f"Note: {err} This stage does not need Keras; the next ones do.")
     course = Course(stage)
     _say(course.describe())
     return course

@@ -4,7 +4,6 @@ Here on the CPU, in fast mode on the embedded data (about a minute on 2 cores); 
 the full data set is .github/workflows/gpu-reference.yml.
 """
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,6 +13,7 @@ import nbformat
 import pytest
 
 from malaria_lab import cli
+from malaria_lab.backend import installed
 from malaria_lab.checks import STAGES
 from malaria_lab.course import solutions as reference
 from malaria_lab.errors import MalariaLabError
@@ -64,19 +64,21 @@ def test_report_has_the_test_scores_and_the_device(run):
 
 
 @pytest.mark.slow
-def test_the_course_also_runs_on_the_torch_backend(tmp_path):
-    """The GPU machines this course is checked on have PyTorch, not TensorFlow: every stage,
-    augmentation and checks included, must run and grade the same under ``KERAS_BACKEND=torch``."""
-    if importlib.util.find_spec("torch") is None:
-        pytest.skip("torch is not installed")
-    env = dict(os.environ, KERAS_BACKEND="torch", MALARIA_LAB_CACHE=str(tmp_path / "cache"))
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_the_course_also_runs_on_the_other_backends(backend, tmp_path):
+    """The GPU machines this course is checked on have PyTorch (or JAX), not TensorFlow: every
+    stage, augmentation and checks included, must run and grade the same under each."""
+    if not installed(backend):
+        pytest.skip(f"{backend} is not installed")
+    env = dict(os.environ, KERAS_BACKEND=backend, MALARIA_LAB_CACHE=str(tmp_path / "cache"))
     env.pop("MALARIA_LAB_FAST", None)
     out = tmp_path / "reference"
     done = subprocess.run([sys.executable, "-m", "malaria_lab", "reference", "--fast", "--embedded",
                            "--out", str(out), "--quiet"], env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     report = json.loads((out / "report.json").read_text())
-    assert report["device"]["backend"] == "torch"
+    assert report["device"]["backend"] == backend
+    assert f"* Backend: {backend};" in (out / "report.md").read_text()
     for stage in report["stages"]:
         assert stage["error"] is None and stage["points"] == stage["max_points"] > 0, stage
     assert 0.0 <= report["test"]["auc"] <= 1.0

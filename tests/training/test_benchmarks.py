@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "cross_validate.py"
 
@@ -43,19 +44,25 @@ def test_threshold_rules_compare_floors_fold_by_fold(tmp_path):
     assert cv.threshold_rules(tmp_path, {"tutorial": {}}).count("\n") == 1  # no folds kept: header only
 
 
-def test_throughput_trains_in_the_precision_asked_for(tmp_path):
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_throughput_trains_in_the_precision_asked_for(backend, tmp_path):
+    import os
     import subprocess
     import sys
 
+    from malaria_lab.backend import installed
     from malaria_lab.data.synth import synthesize
 
+    if not installed(backend):
+        pytest.skip(f"{backend} is not installed")
     synthesize(tmp_path / "data", per_class=24, patients=4, seed=0)
     script = SCRIPT.with_name("throughput.py")
     done = subprocess.run([sys.executable, str(script), "--data", str(tmp_path / "data"), "--recipe", "fast",
                            "--batch-sizes", "16", "--epochs", "2", "--precision", "mixed_bfloat16"],
-                          capture_output=True, text=True, timeout=600)
+                          env=dict(os.environ, KERAS_BACKEND=backend), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "48 images decoded" in done.stdout and "mixed_bfloat16" in done.stdout, done.stdout
+    assert f"backend {backend}," in done.stdout, done.stdout
     row = [line for line in done.stdout.splitlines() if line.startswith("| 16 |")]
     assert row and float(row[0].split("|")[2].replace(",", "")) > 0, done.stdout
 

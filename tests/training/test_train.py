@@ -1,4 +1,4 @@
-"""Training on the embedded data: it learns under TensorFlow and PyTorch, stops early, resumes,
+"""Training on the embedded data: it learns under TensorFlow, PyTorch and JAX, stops early, resumes,
 and trains in bfloat16 with a model that loads back in float32."""
 
 import json
@@ -12,18 +12,13 @@ import numpy as np
 import pytest
 
 from malaria_lab import MalariaLabError
+from malaria_lab.backend import installed
 from malaria_lab.layer_walk import nested_layers
 from malaria_lab.models import load_model
 from malaria_lab.pipeline import Arrays
 from malaria_lab.train import build_model, fit, get_recipe
 
 SCRIPT = Path(__file__).with_name("train_script.py")
-
-
-def _backend_available(name):
-    import importlib.util
-
-    return importlib.util.find_spec({"tensorflow": "tensorflow", "torch": "torch", "jax": "jax"}[name]) is not None
 
 
 @pytest.fixture(scope="module")
@@ -39,16 +34,18 @@ def training_data(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["tensorflow", "torch"])
-def test_short_training_learns(backend, training_data, tmp_path):
-    if not _backend_available(backend):
+@pytest.mark.parametrize("backend", ["tensorflow", "torch", "jax"])
+def test_short_training_resumes_and_learns(backend, training_data, tmp_path):
+    if not installed(backend):
         pytest.skip(f"{backend} is not installed")
     env = dict(os.environ, KERAS_BACKEND=backend)
-    done = subprocess.run([sys.executable, str(SCRIPT), str(training_data), str(tmp_path), "14"],
+    done = subprocess.run([sys.executable, str(SCRIPT), str(training_data), str(tmp_path), "14", "4"],
                           env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["backend"] == backend
+    assert (result["epochs_before"], result["epochs_after_resume"], result["epochs"]) == (5, 9, 14), result
+    assert result["kept"], "the resumed run kept the interrupted run's history"
     assert result["accuracy"] > 0.7, result
     assert result["auc"] > 0.75, result
     assert result["threshold_from_returned_val"], "the returned validation probabilities chose the threshold"

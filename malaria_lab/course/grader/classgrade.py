@@ -15,6 +15,7 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from ... import backend
 from ..._version import __version__
 from ...atomic import write_json, write_text
 from ...checks import load_stage
@@ -102,6 +103,7 @@ def grade(course_dir, stages=None, students=None, workers=None, scheduler=None, 
     course_dir = Path(course_dir).resolve()
     limits = limits or sandbox.Limits()
     stages = tuple(stages or STAGES)
+    backend.check()  # the kernels and the checks load Keras on it
     if sandboxed:
         sandbox.bwrap()
     jobs, skipped = find_jobs(course_dir, stages, students)
