@@ -191,6 +191,9 @@ _USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EIS
                 errno.EIO}
 
 
+KERAS_COMMANDS = ("train", "evaluate", "run", "reference")
+
+
 def _one_line_warnings(command):
     """Warnings as one line naming the command, without the Python source line Python adds."""
     def show(message, category, filename, lineno, line=None):
@@ -203,7 +206,7 @@ def main(argv=None):
     args = parser().parse_args(argv)
     warnings.formatwarning = _one_line_warnings(args.command)
     try:
-        if args.command == "reference":  # its notebooks load Keras in kernels: check the backend here
+        if args.command in KERAS_COMMANDS:  # a wrong backend is said before anything else is read
             check_backend()
         code = args.func(args)
     except MalariaLabError as err:

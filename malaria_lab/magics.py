@@ -3,10 +3,14 @@ adds the course's magics.
 
 * ``%malaria_doctor``: what the course needs, checked (:mod:`malaria_lab.course.doctor`).
 * ``%malaria_fast [on|off]``: show or switch fast mode (small subsets, few epochs).
+
+It also turns the raw ``NotImplementedError`` of an unsolved exercise's starter code into one
+line naming the exercise to solve first (:mod:`malaria_lab.course.unsolved`).
 """
 
 import os
 
+from .course import unsolved
 from .course.doctor import doctor
 from .settings import FAST_ENV, fast_mode
 
@@ -49,10 +53,12 @@ def load_ipython_extension(ipython):
     if getattr(ipython, "kernel", None) is not None:
         ipython.run_line_magic("matplotlib", "inline")
     ipython.register_magics(_magics_class())
+    unsolved.install(ipython)
 
 
 def unload_ipython_extension(ipython):
     """Remove the magics again."""
+    ipython.set_custom_exc((), None)
     line = ipython.magics_manager.magics.get("line", {})
     for name in MAGICS:
         line.pop(name, None)

@@ -23,7 +23,7 @@ import weakref
 from dataclasses import dataclass
 
 from ..quiet import muted
-from .results import MORE_AT_GRADING, NOT_ATTEMPTED, NotAttempted, Result, Stopped, Text, Wrong, fmt
+from .results import MORE_AT_GRADING, NOT_ATTEMPTED, NotAttempted, Result, Stopped, Wrong, fmt, show
 
 # A copy of an answer that was the very object passed in as an argument, mapped to that argument.
 _ALIASES = weakref.WeakKeyDictionary()
@@ -166,19 +166,19 @@ class Exercise:
         return self.run(namespace=namespace, values=values or None, hidden=False)
 
     def hint(self, n=1):
-        """Hint ``n`` of this exercise (1 is gentle; higher numbers say more)."""
+        """Hint ``n`` of this exercise (1 is gentle; higher numbers say more), shown at once, so
+        that ``q1.hint()`` and ``q1.hint(2)`` in one cell both show."""
         if not self.hints:
-            return Text(f"{self.id}: no hints for this one.")
+            return show(f"{self.id}: no hints for this one.")
         n = max(1, min(int(n), len(self.hints)))
-        more = (f"\n\n(Hint {n} of {len(self.hints)}; `{self.id}.hint({n + 1})` says more.)"
-                if n < len(self.hints) else f"\n\n(Hint {n} of {len(self.hints)}; "
-                f"`{self.id}.solution()` shows a solution.)")
-        return Text(f"**Hint {n}:** {self.hints[n - 1]}{more}")
+        more = (f"`{self.id}.hint({n + 1})` says more." if n < len(self.hints)
+                else f"`{self.id}.solution()` shows a solution.")
+        # The hint is its own paragraph: one that opens with a code fence must start a line.
+        return show(f"**Hint {n} of {len(self.hints)}** for {self.id}:\n\n{self.hints[n - 1].strip()}\n\n*{more}*")
 
     def solution(self):
         """A solution, to compare with yours once you have tried."""
-        return Text(f"**Solution to {self.id}** ({self.title}):\n\n```python\n"
-                     f"{self.solution_code}```")
+        return show(f"**Solution to {self.id}** ({self.title}):\n\n```python\n{self.solution_code}```")
 
     def __repr__(self):
         return f"<exercise {self.id}: {self.title} ({fmt(self.points)} points)>"

@@ -98,3 +98,25 @@ class Text(str):
 
     def __repr__(self):
         return str(self)
+
+
+class _Shown(Text):
+    """A Text already displayed: IPython shows nothing more when a cell ends with it."""
+
+    def _ipython_display_(self):
+        pass
+
+
+def show(text):
+    """Display ``text`` now in IPython (so several calls in one cell all show) and return it."""
+    text = Text(text)
+    try:
+        from IPython import get_ipython  # only inside IPython is there anything to display on
+    except ImportError:
+        return text
+    if get_ipython() is None:
+        return text
+    from IPython.display import display  # IPython is there: get_ipython() found a shell
+
+    display(text)
+    return _Shown(text)

@@ -142,3 +142,36 @@ def test_data_verified_synthetic_or_unverified(nowhere, monkeypatch):
 
 def test_unload_without_load_is_harmless(shell):
     magics.unload_ipython_extension(shell)
+
+
+def test_unsolved_exercise_stops_with_one_line_naming_it(shell, capsys, monkeypatch):
+    from malaria_lab.checks.stage02 import STAGE
+
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    shell.run_line_magic("load_ext", "malaria_lab")
+    try:
+        shell.run_cell(STAGE["q1"].starter_code, store_history=False)
+        capsys.readouterr()
+        result = shell.run_cell("leaked = leaked_patients([])", store_history=False)
+        seen = capsys.readouterr()
+        assert isinstance(result.error_in_exec, NotImplementedError), "Run All still stops here"
+        assert seen.err.strip().splitlines() == [
+            "`leaked_patients` is still the starter code: solve exercise 1 (Find the leaking patients) above, "
+            "then run this cell again."]
+        assert "Traceback" not in seen.out
+        shell.run_cell("raise NotImplementedError()", store_history=False)
+        assert "still holds the starter code" in capsys.readouterr().err
+        shell.run_cell("raise NotImplementedError('a library says so')", store_history=False)
+        assert "a library says so" in "".join(capsys.readouterr()), "other errors keep their traceback"
+    finally:
+        shell.run_line_magic("unload_ext", "malaria_lab")
+    assert shell.custom_exceptions == ()
+
+
+def test_no_friendly_stop_while_grading(shell, monkeypatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    shell.run_line_magic("load_ext", "malaria_lab")
+    try:
+        assert shell.custom_exceptions == ()
+    finally:
+        shell.run_line_magic("unload_ext", "malaria_lab")
