@@ -167,14 +167,16 @@ def plot_history(history):
     from matplotlib.ticker import MaxNLocator  # matplotlib loads only when a plot is drawn
 
     fig = _figure(9, 3.5)
+    epochs = max([len(v) for v in history.values()] or [1])
     for ax, key in zip(fig.subplots(1, 2), ("loss", "accuracy")):
         for prefix, style in (("", "-o"), ("val_", "--o")):
             if prefix + key in history:
                 values = history[prefix + key]
                 ax.plot(range(1, len(values) + 1), values, style, ms=3,
                         label="validation" if prefix else "training")
-        ax.set(title=key, xlabel="epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        # Whole epochs from the first: with one or two epochs the default limits give 0.945 ... 1.050.
+        ax.set(title=key, xlabel="epoch", xlim=(0.5, epochs + 0.5))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.legend()
     return fig
 

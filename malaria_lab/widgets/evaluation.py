@@ -5,6 +5,7 @@ Moving the threshold trades missed parasites (false negatives) for false alarms 
 positives); seeing both change together is the point of this widget.
 """
 
+import math
 from pathlib import PurePosixPath
 
 import ipywidgets as w
@@ -33,8 +34,9 @@ class EvaluationExplorer(LiveView):
                                   "Pass the images the predictions were made on.")
         self.names = [PurePosixPath(str(n).split("::")[-1]).name for n in names] if names is not None else None
         self.n = int(n)
-        self.slider = w.FloatSlider(value=float(threshold), min=0.0, max=1.0, step=0.01,
-                                    description="threshold", readout_format=".2f",
+        high, self.step, self.decimals = threshold_scale(self.p, threshold)
+        self.slider = w.FloatSlider(value=self._snap(threshold), min=0.0, max=high, step=self.step,
+                                    description="threshold", readout_format=f".{self.decimals}f",
                                     continuous_update=False, style={"description_width": "80px"},
                                     layout=w.Layout(width="420px"))
         self.scores = w.HTML()
@@ -53,7 +55,11 @@ class EvaluationExplorer(LiveView):
 
     @threshold.setter
     def threshold(self, value):
-        self.slider.value = float(value)
+        self.slider.value = self._snap(value)
+
+    def _snap(self, value):
+        """``value`` on the slider's grid, so that its label is the number it stands for."""
+        return round(round(float(value) / self.step) * self.step, self.decimals)
 
     @property
     def metrics(self):
@@ -70,7 +76,7 @@ class EvaluationExplorer(LiveView):
     def _headline(self):
         m = self.metrics
         (tn, fp), (fn, tp) = m["confusion"]
-        return (f"threshold {self.threshold:.2f}: sensitivity {_pct(m['sensitivity'])} "
+        return (f"threshold {self.threshold:.{self.decimals}f}: sensitivity {_pct(m['sensitivity'])} "
                 f"({fn} of {fn + tp} parasitized missed), specificity {_pct(m['specificity'])} "
                 f"({fp} of {fp + tn} uninfected flagged), accuracy {_pct(m['accuracy'])}")
 
@@ -107,6 +113,21 @@ class EvaluationExplorer(LiveView):
                 f"{self._name(i)} p={self.p[i]:.2f}" for i in picks[: self.n // 2]) or "none")
                 + (", ..." if len(picks) > self.n // 2 else ""))
         return "\n".join(lines)
+
+
+def threshold_scale(p, start=0.5, positions=200):
+    """(top, step, decimals) of a threshold slider from 0 that fits the probabilities ``p``.
+
+    The top is the next 1, 2 or 5 times a power of ten above the largest probability and the
+    start (a model whose probabilities all lie under 0.08 gets 0 to 0.1); the step is a power of
+    ten giving at least ``positions`` positions, and the label shows exactly its decimals, so
+    two positions never share a label.
+    """
+    largest = max(float(np.max(p)) if len(p) else 1.0, float(start), 1e-3)
+    power = 10 ** math.floor(math.log10(largest))
+    top = min(1.0, next(m * power for m in (1, 2, 5, 10) if m * power >= largest * (1 - 1e-9)))
+    decimals = max(2, math.ceil(-math.log10(top / positions)))
+    return top, 10.0 ** -decimals, decimals
 
 
 def _pct(value):

@@ -13,6 +13,9 @@ import ipywidgets as w
 from PIL import Image
 
 PREFIX = "malaria-lab-"
+# Under the picture: a reopened notebook has no kernel behind its controls, which then show an error.
+REOPENED = ("*The picture above is the controls' latest view; in a reopened notebook, run this cell "
+            "again for the live controls.*")
 
 
 def in_kernel():
@@ -122,6 +125,7 @@ class LiveView:
 
         display(self.panel)
         self._handles.append(display(self.bundle(), raw=True, display_id=True))
+        display({"text/markdown": REOPENED, "text/plain": ""}, raw=True)
 
     @contextlib.contextmanager
     def holding(self):

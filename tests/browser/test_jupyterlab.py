@@ -316,7 +316,7 @@ def test_widgets_render_and_answer_their_controls_in_jupyterlab(lab, page, shots
         before, text = picture(evaluation), scores.inner_text()
         type_into_slider(evaluation, "threshold", "0.3")
         changed(lambda: picture(evaluation), before)
-        assert changed(scores.inner_text, text).startswith("threshold 0.30: sensitivity")
+        assert changed(scores.inner_text, text).startswith("threshold 0.300: sensitivity")
     evaluation.screenshot(path=str(shots / "evaluation_explorer.png"))
     page.screenshot(path=str(shots / "jupyterlab.png"))
 
@@ -331,6 +331,6 @@ def test_widgets_render_and_answer_their_controls_in_jupyterlab(lab, page, shots
     assert not [out for out in outputs if out["output_type"] == "error"]
     texts = ["".join(out["data"]["text/plain"]) for out in outputs if "image/png" in out.get("data", {})]
     for wanted in ("Data browser: Uninfected", "zoom=0.45", "Training monitor: 6 epoch(s), finished",
-                   "threshold 0.30"):
+                   "threshold 0.300"):
         assert any(wanted in t for t in texts), wanted
     print(f"screenshots in {shots}")

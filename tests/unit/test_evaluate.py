@@ -79,3 +79,19 @@ def test_gallery_shows_missed_cells_first(tmp_path):
     assert titles[2:] == ["false alarm\np=0.90", "false alarm\np=0.60"]
     fig.savefig(tmp_path / "g.png")
     assert (tmp_path / "g.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 7, 40])
+def test_history_plot_ticks_whole_epochs_from_the_first(epochs):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from malaria_lab.evaluate import plot_history
+
+    values = list(np.linspace(0.9, 0.5, epochs))
+    fig = plot_history({"loss": values, "val_loss": values, "accuracy": values, "val_accuracy": values})
+    FigureCanvasAgg(fig).draw()
+    for ax in fig.axes:
+        low, high = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if low <= t <= high]
+        assert ticks and all(float(t).is_integer() and 1 <= t <= epochs for t in ticks), ticks
+        assert low > 0 and high < epochs + 1

@@ -64,6 +64,7 @@ def check_live_and_static(outputs, view, kind):
     assert WIDGET_VIEW in controls.data and "live controls" in controls.data["text/plain"]
     assert is_png(picture.data["image/png"]) and picture.data["text/plain"]
     assert picture.transient["display_id"] and not picture.update
+    assert "run this cell again for the live controls" in outputs[2].data["text/markdown"], "a reopened notebook says what to do"
     return picture
 
 
@@ -125,7 +126,7 @@ def test_displaying_a_widget_in_a_kernel_is_one_call(cells, shell, monkeypatch):
     with capture_output() as captured:
         display(browser)
     check_live_and_static(captured.outputs, browser, "data-browser")
-    assert len(captured.outputs) == 2
+    assert len(captured.outputs) == 3  # controls, picture, the line for a reopened notebook
 
 
 def test_without_a_kernel_show_prints_text(cells, capsys):
@@ -280,7 +281,7 @@ def test_evaluation_picture_follows_the_slider(shell):
     picture = check_live_and_static(outputs, explorer, "evaluation")
     assert len(explorer.figures()) == 2  # no images: no gallery
     assert outputs[-1].update and outputs[-1].data["image/png"] != picture.data["image/png"]
-    assert "threshold 0.65: sensitivity 50.0%" in outputs[-1].data["text/plain"]
+    assert "threshold 0.650: sensitivity 50.0%" in outputs[-1].data["text/plain"]
     with pytest.raises(MalariaLabError):
         EvaluationExplorer(Y, P[:5])
 
@@ -306,3 +307,24 @@ def test_importing_the_widgets_is_cheap_and_framework_neutral():
             "malaria_lab.widgets.evaluation; print('keras' in sys.modules, 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False"]
+
+
+@pytest.mark.parametrize("p, start", [(P, 0.5), (np.linspace(0.005, 0.08, 50), 0.002),
+                                      (np.full(20, 0.061), 0.059), (np.linspace(0, 1, 99), 0.37)])
+def test_threshold_slider_fits_the_probabilities(p, start):
+    from malaria_lab.widgets import EvaluationExplorer
+    from malaria_lab.widgets.evaluation import threshold_scale
+
+    top, step, decimals = threshold_scale(p, start)
+    assert max(p.max(), start) <= top <= 10 * max(p.max(), start) and top <= 1
+    positions = np.round(np.arange(0, top + step / 2, step), decimals)
+    assert len(positions) >= 200, "the useful range is many steps, not the first one to three"
+    labels = [f"{v:.{decimals}f}" for v in positions]
+    assert len(set(labels)) == len(labels) and all(float(lab) == v for lab, v in zip(labels, positions))
+    explorer = EvaluationExplorer((p > 0.04).astype(int), p, threshold=start)
+    assert explorer.slider.max == top and explorer.slider.readout_format == f".{decimals}f"
+    assert f"{explorer.threshold:.{decimals}f}" == f"{start:.{decimals}f}" and explorer.threshold in positions
+    explorer.threshold = top
+    explorer.threshold = start
+    assert explorer.threshold == positions[np.argmin(abs(positions - start))], "the start value is reachable again"
+    assert f"threshold {start:.{decimals}f}:" in explorer._headline()
