@@ -77,9 +77,11 @@ RECIPES = {
         augment=dict(flip=True, rotate90=False, rotation=0, zoom=0.2, contrast=0, brightness=0), tta=False,
         model=dict(bn_momentum=0.99), label_smoothing=0.0,
     ),
-    # Few epochs on small images: for fast mode (grading, CI, Binder) and the embedded data.
+    # Few epochs on small images: for grading mode (grading, CI) and the embedded data.
     "fast": Recipe("fast", image_size=48, epochs=6, patience=3, start_from_epoch=2, batch_size=32,
                    learning_rate=3e-3, label_smoothing=0.0),
+    # Small mode (Binder's 2 GB, a laptop): a model that really learns in about a minute of training.
+    "small": Recipe("small", epochs=10, patience=3, start_from_epoch=4, batch_size=32, learning_rate=3e-3),
 }
 
 

@@ -2,9 +2,13 @@
 
 Everything above reads these from here, so a name or a limit is written once.
 
-* Fast mode (``MALARIA_LAB_FAST=1``, and always while nbgrader validates or autogrades, which set
-  ``NBGRADER_EXECUTION``): training uses a small subset and few epochs, so grading a whole
-  course takes about a minute on two CPU cores.
+* Three modes (:func:`mode`). *Grading* mode (always while nbgrader validates or autogrades,
+  which set ``NBGRADER_EXECUTION``; also ``MALARIA_LAB_MODE=grading`` or the older
+  ``MALARIA_LAB_FAST=1``, "fast mode"): tiny subsets and two epochs, so grading a whole course
+  takes about a minute on two CPU cores; its model does not learn much, and need not. *Small*
+  mode (machines under 3 GB, such as Binder, or ``MALARIA_LAB_MODE=small``): subsets and epochs
+  that fit 2 GB and about a minute of training, with a model that really learns. *Full* mode:
+  everything. The checks grade the same way in every mode.
 * The work folder: ``$MALARIA_LAB_WORK``, else ``malaria_lab_work`` on Google Drive when it is
   mounted in Colab (so the download, each stage's results and training checkpoints survive a
   disconnect and reach the next notebook, which Colab runs on another machine), else
@@ -22,6 +26,8 @@ from pathlib import Path
 STAGES = ("01_download", "02_split", "03_augment", "04_build_cnn", "05_train", "06_evaluate")
 
 FAST_ENV = "MALARIA_LAB_FAST"
+MODE_ENV = "MALARIA_LAB_MODE"
+MODES = ("grading", "small", "full")
 WORK_ENV = "MALARIA_LAB_WORK"
 DATA_ENV = "MALARIA_LAB_DATA"
 CACHE_ENV = "MALARIA_LAB_CACHE"
@@ -33,12 +39,14 @@ GRADING_ENV = "NBGRADER_EXECUTION"
 COLAB_DRIVE = Path("/content/drive/MyDrive")
 
 IMAGE_SIZE = 64
-# Fast mode: at most this many images per part, and this many epochs.
+# Grading mode: at most this many images per part, and this many epochs.
 FAST_LIMITS = {"train": 192, "val": 64, "test": 96}
 FAST_EPOCHS = 2
-# Below this much memory (Binder: 2 GB), at most this many images per part: about 110 MB decoded.
+# Below this much memory (Binder: 2 GB), small mode is the default.
 LOW_MEMORY_GB = 3.0
-LOW_MEMORY_LIMITS = {"train": 6000, "val": 1500, "test": 1500}
+# Small mode: at most this many images per part (about 60 MB decoded at 64 px), and this many epochs.
+SMALL_LIMITS = {"train": 3000, "val": 600, "test": 1200}
+SMALL_EPOCHS = 10
 
 
 def truthy(value):
@@ -51,9 +59,33 @@ def grading_mode():
     return os.environ.get(GRADING_ENV) or None
 
 
+def asked_mode():
+    """``$MALARIA_LAB_MODE`` as written (lower case), or None; :class:`Course` refuses a wrong one."""
+    return (os.environ.get(MODE_ENV) or "").strip().lower() or None
+
+
+def chosen_mode():
+    """The mode asked for: ``"grading"`` under nbgrader, else ``$MALARIA_LAB_MODE``, else
+    ``"grading"`` with ``MALARIA_LAB_FAST=1``; None when nothing says (the machine decides)."""
+    if grading_mode():
+        return "grading"
+    asked = asked_mode()
+    if asked in MODES:
+        return asked
+    return "grading" if truthy(os.environ.get(FAST_ENV)) else None
+
+
+def mode(memory_gb=None):
+    """The mode in use: the one asked for, else small below LOW_MEMORY_GB of memory, else full."""
+    asked = chosen_mode()
+    if asked:
+        return asked
+    return "small" if memory_gb is not None and memory_gb < LOW_MEMORY_GB else "full"
+
+
 def fast_mode():
-    """True under nbgrader, or with ``MALARIA_LAB_FAST=1`` (CI, Binder)."""
-    return bool(grading_mode()) or truthy(os.environ.get(FAST_ENV))
+    """True in grading mode: under nbgrader, ``MALARIA_LAB_MODE=grading`` or ``MALARIA_LAB_FAST=1``."""
+    return chosen_mode() == "grading"
 
 
 def in_colab():

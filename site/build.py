@@ -2,13 +2,13 @@
 
     python site/build.py                # HTML in build/site/_build/html, from site/executed/
     python site/build.py --out DIR      # HTML in DIR/_build/html
-    python site/build.py --refresh      # first re-run the notebooks (fast mode) into site/executed/
+    python site/build.py --refresh      # first re-run the notebooks (small mode) into site/executed/
 
 Building runs no notebook. Each page is the stage's source notebook (so a prose edit shows at
 once) with the outputs saved in ``site/executed/`` merged in by cell id wherever the code is
 unchanged; solutions sit behind a toggle, hidden test lines and the Colab set-up are left out.
 Jupyter Book 1 (``pip install "jupyter-book>=1,<2"``) makes the HTML. ``--refresh`` makes the saved
-outputs with ``malaria-lab reference --fast`` on the embedded data set (about a minute on 2 CPU
+outputs with ``malaria-lab reference --mode small`` on the embedded data set (a few minutes on 2 CPU
 cores) and shrinks their pictures; commit ``site/executed/`` afterwards.
 """
 
@@ -191,13 +191,14 @@ def _replace(text, shown):
 
 
 def refresh(executed=EXECUTED, log=print):
-    """Re-run the six source notebooks in fast mode on the embedded data; save their outputs."""
+    """Re-run the six source notebooks in small mode (a model that learns) on the embedded data; save
+    their outputs."""
     from malaria_lab.course.solutions import run
     from malaria_lab.settings import cache_dir as default_cache_dir
 
     executed = Path(executed)
     with tempfile.TemporaryDirectory(prefix="malaria_lab_site_") as tmp:
-        report = run(Path(tmp) / "run", fast=True, embedded=True, log=log)
+        report = run(Path(tmp) / "run", mode="small", embedded=True, log=log)
         shown = [(report["work"], SHOWN_WORK), (str(default_cache_dir().resolve()), SHOWN_CACHE),
                  (str(default_cache_dir()), SHOWN_CACHE)]
         executed.mkdir(parents=True, exist_ok=True)

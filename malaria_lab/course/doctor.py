@@ -19,9 +19,21 @@ from ..data.extract import completed
 from ..data.layout import find_images
 from ..data.synth import MANIFEST
 from ..errors import MalariaLabError
-from ..machine import FRAMEWORKS, GB, installed, memory
+from ..machine import FRAMEWORKS, GB, installed, memory, memory_gb
 from ..quiet import import_keras
-from ..settings import DATA_ENV, FAST_ENV, LOW_MEMORY_GB, fast_mode, local_images_dir, work_dir
+from ..settings import (
+    DATA_ENV,
+    FAST_ENV,
+    LOW_MEMORY_GB,
+    MODE_ENV,
+    MODES,
+    asked_mode,
+    chosen_mode,
+    grading_mode,
+    local_images_dir,
+    work_dir,
+)
+from ..settings import mode as settings_mode
 
 MIN_PYTHON = (3, 10)
 MIN_KERAS = (3, 3)
@@ -231,8 +243,14 @@ def check_widgets():
 
 
 def check_mode():
-    mode = f"fast ({FAST_ENV}=1 or nbgrader)" if fast_mode() else "full"
-    return Check("Course", "info", f"malaria_lab {__version__}, {mode} mode, work folder {work_dir()}")
+    asked = asked_mode()
+    if asked and asked not in MODES and not grading_mode():
+        return Check("Course", "fail", f"{MODE_ENV}={asked!r} is not a mode",
+                     f"Set {MODE_ENV} to one of {', '.join(MODES)}, or unset it.")
+    mode = settings_mode(memory_gb())
+    why = ("nbgrader" if grading_mode() else f"{MODE_ENV}" if asked else f"{FAST_ENV}=1" if chosen_mode()
+           else "this machine's memory")
+    return Check("Course", "info", f"malaria_lab {__version__}, {mode} mode (from {why}), work folder {work_dir()}")
 
 
 def doctor():

@@ -38,9 +38,8 @@ def trained_dir(course):
     """A folder with ``model.keras`` and ``history.json`` of a model trained on the fallback split
     of ``course``'s data, in its mode (made once, then reused)."""
     data = course.data(quiet=True)
-    small = "|low-memory" if course.low_memory and not course.fast else ""
     key = hashlib.sha256(
-        f"{VERSION}|{Path(data).resolve()}|{course.fast}|{course.image_size}{small}".encode()
+        f"{VERSION}|{Path(data).resolve()}|{course.mode}|{course.image_size}".encode()
     ).hexdigest()[:12]
     out = fallbacks_dir() / f"trained-{key}"
     if not (out / "model.keras").is_file() or not (out / "history.json").is_file():
@@ -49,7 +48,7 @@ def trained_dir(course):
 
         course.log("Training the reference model once (it is kept for next time)...")
         rows = split_rows(data)
-        recipe = train.RECIPES["fast"].but(image_size=course.image_size)
+        recipe = train.RECIPES["small" if course.small else "fast"].but(image_size=course.image_size)
         epochs = FAST_EPOCHS + 2 if course.fast else recipe.epochs
         model = reference_cnn(course.image_size, augmentation=make_augmenter(seed=0))
         with silenced_stderr():

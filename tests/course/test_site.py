@@ -123,3 +123,30 @@ def test_links_between_pages_work(site):
     assert (page(html, STAGES[1]).parent / back["href"]).resolve() == page(html, STAGES[0]).resolve()
     intro = {t for t in _local_targets(soup(html / "intro.html"))}
     assert all(f"{s}/{s}.html" in intro for s in STAGES), "the intro links every stage"
+
+
+def _saved_text(stage):
+    """The saved outputs of a stage in site/executed/, as one text per cell id."""
+    import nbformat
+
+    from malaria_lab.course.notebooks import outputs_text
+
+    nb = nbformat.read(str(ROOT / "site" / "executed" / f"{stage}.ipynb"), as_version=4)
+    return {cell.get("id"): outputs_text(cell) for cell in nb.cells if cell.cell_type == "code"}
+
+
+def test_the_saved_run_learns_and_its_text_matches_it():
+    import re
+
+    setup = _saved_text("05_train")
+    assert any("Small mode" in text for text in setup.values()), "the site comes from small mode (or better)"
+    monitor = next(t for t in setup.values() if "Training monitor:" in t)
+    epochs = int(re.search(r"Training monitor: (\d+) epoch", monitor).group(1))
+    said = next(t for t in setup.values() if "early stopping" in t.lower())
+    ran = re.search(r"All (\d+) epoch\(s\) ran|after epoch (\d+) of", said)
+    assert ran and int(ran.group(1) or ran.group(2)) == epochs, (said, epochs)
+    evaluated = "\n".join(_saved_text("06_evaluate").values())
+    auc = float(re.search(r"accuracy [\d.]+\s+AUC ([\d.]+)", evaluated).group(1))
+    assert auc >= 0.95, f"the saved stage-6 model barely detects (AUC {auc})"
+    first = re.search(r"first probabilities: \[([^\]]+)\]", evaluated).group(1).split()
+    assert max(map(float, first)) - min(map(float, first)) > 0.3, "its probabilities tell cells apart"

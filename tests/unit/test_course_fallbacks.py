@@ -8,13 +8,14 @@ import pytest
 
 from malaria_lab import settings
 from malaria_lab.course import fallbacks, workspace
+from malaria_lab.errors import MalariaLabError
 from malaria_lab.split import Row, read_manifest, write_manifest
 
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    for name in ("NBGRADER_EXECUTION", settings.FAST_ENV, settings.WORK_ENV, settings.DATA_ENV,
-                 settings.FALLBACKS_ENV):
+    for name in ("NBGRADER_EXECUTION", settings.FAST_ENV, settings.MODE_ENV, settings.WORK_ENV,
+                 settings.DATA_ENV, settings.FALLBACKS_ENV):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(settings.FALLBACKS_ENV, str(tmp_path / "reference"))
     return monkeypatch
@@ -35,6 +36,31 @@ def test_fast_mode_switch(clean_env):
     assert not settings.fast_mode()
     clean_env.setenv("NBGRADER_EXECUTION", "validate")
     assert settings.fast_mode() and settings.grading_mode() == "validate"
+
+
+def test_three_modes_from_nbgrader_the_environment_or_the_machine(clean_env, tmp_path):
+    def course(**kw):
+        return workspace.Course("05_train", work=tmp_path / "w", log=lambda _: None, **kw)
+
+    assert course(memory=16).mode == "full" and course(memory=2).mode == "small"
+    clean_env.setenv(settings.MODE_ENV, "small")
+    small = course(memory=16)
+    assert small.mode == "small" and small.small and not small.fast
+    assert small.epochs(30) == settings.SMALL_EPOCHS and small.recipe.name == "small"
+    assert "Small mode (MALARIA_LAB_MODE=small)" in small.describe_mode()
+    assert "MALARIA_LAB_MODE=full" in small.describe_mode() and "0.9" in small.describe_mode()
+    clean_env.setenv(settings.MODE_ENV, "Full ")
+    assert course(memory=2).mode == "full" and "Full mode" in course(memory=2).describe()
+    clean_env.setenv(settings.MODE_ENV, "tiny")
+    with pytest.raises(MalariaLabError, match="MALARIA_LAB_MODE='tiny' is not one of the modes"):
+        course(memory=16)
+    clean_env.setenv("NBGRADER_EXECUTION", "autograde")
+    graded = course(memory=2)
+    assert graded.mode == "grading" and graded.fast and "nbgrader autograde" in graded.describe_mode()
+    clean_env.delenv("NBGRADER_EXECUTION")
+    clean_env.delenv(settings.MODE_ENV)
+    clean_env.setenv(settings.FAST_ENV, "1")
+    assert course(memory=16).mode == "grading" and course(memory=16, fast=False).mode == "full"
 
 
 def test_work_folder(clean_env, tmp_path):
