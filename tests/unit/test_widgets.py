@@ -64,7 +64,8 @@ def check_live_and_static(outputs, view, kind):
     assert WIDGET_VIEW in controls.data and "live controls" in controls.data["text/plain"]
     assert is_png(picture.data["image/png"]) and picture.data["text/plain"]
     assert picture.transient["display_id"] and not picture.update
-    assert "run this cell again for the live controls" in outputs[2].data["text/markdown"], "a reopened notebook says what to do"
+    assert "run this cell again for the live controls" in outputs[2].data["text/markdown"], \
+        "a reopened notebook says what to do"
     return picture
 
 
