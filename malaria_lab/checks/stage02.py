@@ -1,59 +1,84 @@
 """Stage 2, the split: whole patients per part, and the leak in the tutorial's random split."""
 
+import textwrap
 from collections import Counter
 
-from ..data.layout import ImageRef
 from ..split import Row
+from . import split_inputs as inputs
 from .engine import Stage, call, expect
+from .results import Wrong
 
 STAGE = Stage("02_split", "Split by patient, and find the leak", prelude="""
     from collections import Counter, defaultdict
     import numpy as np
 """)
 
-PARTS = ("train", "val", "test")
+PARTS = inputs.PARTS
 
 # --- q3 -----------------------------------------------------------------------------------
 
+# The reference: hand out shuffled patients in turn; shuffle again while a part lacks a class.
+_SOLUTION = '''\
+cells = Counter(ref.patient for ref in images)
+classes = defaultdict(set)
+for ref in images:
+    classes[ref.patient].add(ref.label)
+total, rng = sum(cells.values()), np.random.default_rng(seed)
+train_until = fractions[0] * total
+val_until = (fractions[0] + fractions[1]) * total
+for attempt in range(100):  # shuffle again until every part holds both classes
+    patients = sorted(cells)
+    patients = [patients[i] for i in rng.permutation(len(patients))]
+    assignment, seen = {}, 0
+    for i, patient in enumerate(patients):
+        left = len(patients) - i  # patients still to place, this one included
+        if seen < train_until and left > 2:
+            part = "train"
+        elif (seen < val_until and left > 1) or "val" not in assignment.values():
+            part = "val"
+        else:
+            part = "test"
+        assignment[patient] = part
+        seen += cells[patient]
+    found = defaultdict(set)
+    for patient, part in assignment.items():
+        found[part] |= classes[patient]
+    if all(len(found[part]) == 2 for part in ("train", "val", "test")):
+        break
+return assignment
+'''
+# The 2020 tutorial's way: a folder per part, and every image moved into its part's folder.
+_MOVES_FILES = _SOLUTION.replace("return assignment", """\
+import shutil
+from pathlib import Path
+for ref in images:
+    if Path(ref.path).is_file():
+        folder = Path(ref.path).parent.parent / assignment[ref.patient] / ref.label
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.move(ref.path, folder / Path(ref.path).name)
+return assignment""")
+
 q3 = STAGE.exercise(
     "q3", "Split by patient", points=4, names=["split_patients"],
-    code='''
-    def split_patients(images, fractions=(0.7, 0.15, 0.15), seed=0):
-        """{patient: "train" | "val" | "test"}: whole patients per part, about `fractions` of the images in each."""
-        ### BEGIN SOLUTION
-        cells = Counter(ref.patient for ref in images)
-        patients = sorted(cells)
-        rng = np.random.default_rng(seed)
-        patients = [patients[i] for i in rng.permutation(len(patients))]
-        total = sum(cells.values())
-        train_until = fractions[0] * total
-        val_until = (fractions[0] + fractions[1]) * total
-        assignment, seen = {}, 0
-        for i, patient in enumerate(patients):
-            left = len(patients) - i  # patients still to place, this one included
-            if seen < train_until and left > 2:
-                part = "train"
-            elif (seen < val_until and left > 1) or "val" not in assignment.values():
-                part = "val"
-            else:
-                part = "test"
-            assignment[patient] = part
-            seen += cells[patient]
-        return assignment
-        ### END SOLUTION
-    ''',
+    code='def split_patients(images, fractions=(0.7, 0.15, 0.15), seed=0):\n'
+         '    """{patient: "train" | "val" | "test"}: whole patients per part, about `fractions` of the '
+         'images in each, both classes in every part."""\n'
+         '    ### BEGIN SOLUTION\n' + textwrap.indent(_SOLUTION, "    ") + '    ### END SOLUTION\n',
     hints=[
         "Work with patients, not images: list the patients, shuffle that list with "
         "`np.random.default_rng(seed)`, then walk through it handing out whole patients: train "
-        "first, until it holds about `fractions[0]` of the images, then val, then test.",
+        "first, until it holds about `fractions[0]` of the images, then val, then test. Only name "
+        "each patient's part: leave the image files where they are.",
         "`Counter(ref.patient for ref in images)` gives each patient's number of cells. Sort the "
         "patients before shuffling (sets have no fixed order), e.g. "
         "`patients = [patients[i] for i in rng.permutation(len(patients))]`. Keep a running total "
         "of the cells handed out so far, and compare it with `fractions[0] * total` and "
         "`(fractions[0] + fractions[1]) * total`.",
         "Make sure no part ends up empty: while only two patients are left, do not give them to "
-        "train; while one is left and val is still empty, give it to val. The solution "
-        "(`q3.solution()`) does exactly this in a dozen lines.",
+        "train; while one is left and val is still empty, give it to val. Then collect the classes "
+        "(`ref.label`) in each part; when a part lacks one, shuffle again with the same `rng` (the "
+        "split stays reproducible), up to 100 times. The solution (`q3.solution()`) does this in "
+        "twenty lines.",
     ],
     mistakes=[
         # Not reproducible: a new random generator every call.
@@ -64,38 +89,17 @@ q3 = STAGE.exercise(
          "return {p: 'train' if i < a else 'val' if i < b else 'test' for i, p in enumerate(patients)}",
          "same seed"),
         # The seed is ignored: every seed gives the same split.
-        ("patients = sorted({ref.patient for ref in images})\n"
-         "cells = Counter(ref.patient for ref in images)\n"
-         "total, seen, out = len(images), 0, {}\n"
-         "for i, p in enumerate(patients):\n"
-         "    left = len(patients) - i\n"
-         "    part = 'train' if seen < fractions[0] * total and left > 2 else "
-         "'val' if 'val' not in out.values() or (seen < (fractions[0] + fractions[1]) * total and left > 1) else 'test'\n"
-         "    out[p] = part\n"
-         "    seen += cells[p]\n"
-         "return out",
-         "every seed"),
+        (_SOLUTION.replace("default_rng(seed)", "default_rng(0)"), "every seed"),
         # Part -> patients instead of patient -> part.
         ("patients = sorted({ref.patient for ref in images})\n"
          "return {'train': patients[:-2], 'val': patients[-2:-1], 'test': patients[-1:]}",
          "each patient"),
+        # The first shuffle is kept, even when val or test gets uninfected patients only.
+        (_SOLUTION.replace("range(100)", "range(1)"), "needs both classes"),
+        # The 2020 tutorial: the images moved into a folder per part.
+        (_MOVES_FILES, "moved or deleted image files"),
     ],
 )
-
-# Ten patients of unequal sizes, both classes, one uninfected-only, like the real data.
-_SIZES = {"C10P1": (30, 24), "C11P2": (18, 20), "C12P3": (25, 15), "C13P4": (0, 40),
-          "C14P5": (22, 22), "C15P6": (12, 30), "C16P7": (28, 10), "C17P8": (15, 15),
-          "C18P9": (20, 26), "C19P10": (16, 19)}
-
-
-def _images(sizes=None):
-    images = []
-    for patient, (parasitized, uninfected) in (sizes or _SIZES).items():
-        for label, n in (("Parasitized", parasitized), ("Uninfected", uninfected)):
-            for k in range(n):
-                name = f"{patient}thinF_IMG_2015_cell_{k}.png"
-                images.append(ImageRef(f"/data/cell_images/{label}/{name}", label))
-    return images
 
 
 def _split(split_patients, images, **kwargs):
@@ -121,21 +125,38 @@ def _shares(assignment, images):
     return {part: counts[part] / len(images) for part in PARTS}
 
 
+_MOVED = ("`split_patients` moved or deleted image files (or added some): a split only names "
+          "each patient's part. Leave the images where they are; the next stages read the parts "
+          "from the manifest.")
+
+
+@q3.test("leaves the image files where they are")
+def _(split_patients):
+    with inputs.image_folder() as (root, images):
+        before = inputs.listing(root)
+        try:
+            _split(split_patients, images)
+        except Wrong:
+            if inputs.listing(root) == before:
+                raise
+        expect(inputs.listing(root) == before, _MOVED)
+
+
 @q3.test("gives each patient exactly one part")
 def _(split_patients):
-    _split(split_patients, _images())
+    _split(split_patients, inputs.images())
 
 
 @q3.test("leaves no part empty")
 def _(split_patients):
-    got = _split(split_patients, _images())
+    got = _split(split_patients, inputs.images())
     empty = [p for p in PARTS if p not in got.values()]
     expect(not empty, f"With ten patients, the {' and '.join(empty)} part(s) got no patient.")
 
 
 @q3.test("is reproducible: the same seed gives the same split")
 def _(split_patients):
-    images = _images()
+    images = inputs.images()
     first = _split(split_patients, images, seed=3)
     again = _split(split_patients, images, seed=3)
     expect(first == again, "Called twice with the same seed, `split_patients` gave different "
@@ -144,7 +165,7 @@ def _(split_patients):
 
 @q3.test("puts about the asked share of images in each part")
 def _(split_patients):
-    images = _images()
+    images = inputs.images()
     for seed in range(5):
         shares = _split(split_patients, images, seed=seed)
         shares = _shares(shares, images)
@@ -155,30 +176,47 @@ def _(split_patients):
                    "images (not of the patients).")
 
 
+@q3.test("gives every part both classes")
+def _(split_patients):
+    images = inputs.images(inputs.FEW_INFECTED)
+    for seed in range(6):
+        found = inputs.labels_per_part(_split(split_patients, images, seed=seed), images)
+        for part in ("test", "val", "train"):
+            expect(found[part], f"With seed={seed}, the {part} part got no patient.")
+            expect(len(found[part]) == 2,
+                   f"With four infected patients among ten and seed={seed}, the {part} part holds "
+                   f"{' '.join(found[part])} cells only: each part needs both classes (parasitized "
+                   "and uninfected), or its sensitivity or specificity cannot be measured. When a "
+                   "shuffle leaves a part one class short, shuffle again with the same generator.")
+
+
 @q3.hidden_test("different seeds give different splits")
 def _(split_patients):
-    images = _images()
+    images = inputs.images()
     splits = {tuple(sorted(_split(split_patients, images, seed=s).items())) for s in range(6)}
     expect(len(splits) > 1, "Every seed gives the same split: shuffle the patients with the seed.")
 
 
 @q3.hidden_test("follows other fractions")
 def _(split_patients):
-    images = _images()
-    for seed in (0, 1):
-        got = _split(split_patients, images, fractions=(0.5, 0.3, 0.2), seed=seed)
-        shares = _shares(got, images)
-        for part, wanted in zip(PARTS, (0.5, 0.3, 0.2)):
-            expect(abs(shares[part] - wanted) <= 0.17,
-                   f"With fractions (0.5, 0.3, 0.2), {part} holds {shares[part]:.0%} of the images: "
-                   "use the `fractions` argument, not fixed numbers.")
+    images = inputs.images()
+    for fractions in ((0.5, 0.3, 0.2), (0.6, 0.3, 0.1)):
+        for seed in (0, 1, 2):
+            shares = _shares(_split(split_patients, images, fractions=fractions, seed=seed), images)
+            empty = [part for part in PARTS if not shares[part]]
+            expect(not empty, f"With fractions {fractions}, the {' and '.join(empty)} part got no "
+                              "patient: whatever the fractions, leave no part empty.")
+            for part, wanted in zip(PARTS, fractions):
+                expect(abs(shares[part] - wanted) <= 0.17,
+                       f"With fractions {fractions}, {part} holds {shares[part]:.0%} of the images: "
+                       "use the `fractions` argument, not fixed numbers.")
 
 
 @q3.hidden_test("fills every part even with three patients")
 def _(split_patients):
     sizes = {"C20P1": (50, 40), "C21P2": (10, 5), "C22P3": (8, 9)}
     for seed in range(4):
-        got = _split(split_patients, _images(sizes), seed=seed)
+        got = _split(split_patients, inputs.images(sizes), seed=seed)
         expect(sorted(got.values()) == sorted(PARTS),
                "With only three patients, each part should get one of them.")
 

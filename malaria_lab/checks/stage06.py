@@ -137,6 +137,11 @@ q2 = STAGE.exercise(
          "        'precision': tp / (tp + fp), 'accuracy': (tp + tn) / (tp + fp + tn + fn)}", "nan"),
         ("return {'sensitivity': tp / (tp + fn), 'specificity': tn / (tn + fp),\n"
          "        'precision': tp / (tp + fn), 'accuracy': (tp + tn) / (tp + fp + tn + fn)}", "precision"),
+        # nan whenever the numerator is 0, not only when the denominator is.
+        ("def ratio(a, b):\n    return a / b if a else float('nan')\n\n"
+         "return {'sensitivity': ratio(tp, tp + fn), 'specificity': ratio(tn, tn + fp),\n"
+         "        'precision': ratio(tp, tp + fp), 'accuracy': ratio(tp + tn, tp + fp + tn + fn)}",
+         "your sensitivity is nan"),
     ],
 )
 
@@ -202,10 +207,15 @@ def _(clinical_metrics):
         pass  # reported by the call below
     got = _metrics(clinical_metrics, counts)
     want = _true_metrics(counts)
-    for name in want:
-        expect(_same(got[name], want[name]),
-               "When the model calls no cell parasitized, precision has nothing to divide by: it "
-               "should be nan (and the other metrics still numbers).")
+    expect(_same(got["precision"], want["precision"]),
+           "When the model calls no cell parasitized, precision has nothing to divide by "
+           "(tp + fp = 0): it should be nan.")
+    for name in ("sensitivity", "specificity", "accuracy"):
+        expect(not (isinstance(got[name], (float, np.floating)) and math.isnan(got[name])),
+               f"When the model calls no cell parasitized, your {name} is nan, but it still has "
+               "cells to divide by (only precision has none): give nan only where the denominator "
+               "is 0.")
+        expect(_same(got[name], want[name]), f"When the model calls no cell parasitized, your {name} is off.")
 
 
 # --- q3 -----------------------------------------------------------------------------------

@@ -162,6 +162,24 @@ def test_metric_messages_do_not_show_the_right_values():
         assert f"{value:.2f}"[1:] not in text and f"{value:.3f}" not in text
 
 
+def test_a_part_left_empty_by_other_fractions_is_told_so():
+    """Not "use the `fractions` argument": the split follows them, it only leaves test empty."""
+    from malaria_lab.checks import stage02
+
+    solved = namespace("02_split", stage02.q3.solution_code)["split_patients"]
+
+    def no_test_part(images, fractions=(0.7, 0.15, 0.15), seed=0):
+        got = solved(images, fractions, seed)
+        if tuple(fractions) == (0.7, 0.15, 0.15):
+            return got
+        return {patient: "val" if part == "test" else part for patient, part in got.items()}
+
+    result = stage02.q3.run(values=[no_test_part], hidden=True)
+    assert result.status == "wrong"
+    assert "the test part got no patient" in result.message
+    assert "`fractions` argument" not in result.message + " ".join(result.details)
+
+
 # --- the engine ---------------------------------------------------------------------------------
 
 
