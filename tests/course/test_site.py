@@ -148,5 +148,3 @@ def test_the_saved_run_learns_and_its_text_matches_it():
     evaluated = "\n".join(_saved_text("06_evaluate").values())
     auc = float(re.search(r"accuracy [\d.]+\s+AUC ([\d.]+)", evaluated).group(1))
     assert auc >= 0.95, f"the saved stage-6 model barely detects (AUC {auc})"
-    first = re.search(r"first probabilities: \[([^\]]+)\]", evaluated).group(1).split()
-    assert max(map(float, first)) - min(map(float, first)) > 0.3, "its probabilities tell cells apart"
