@@ -52,6 +52,11 @@ def lab(browser_path, tmp_path_factory):  # noqa: F811
         server.stop()
 
 
+def shown(page):  # noqa: F811
+    """The notebook on screen (the others stay open in hidden tabs)."""
+    return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+
+
 def sessions(lab):
     with urllib.request.urlopen(lab.api("sessions"), timeout=10) as response:
         return json.load(response)
@@ -60,7 +65,7 @@ def sessions(lab):
 def open_notebook(lab, page, name, timeout=180):  # noqa: F811
     """Open ``name`` and wait until its kernel is idle."""
     page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}")
-    page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell", timeout=180_000)
+    shown(page).locator(".jp-CodeCell").first.wait_for(timeout=180_000)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         accept_kernel_dialog(page)
@@ -78,7 +83,7 @@ def run_all(lab, page, name, timeout=RUN_TIMEOUT):  # noqa: F811
     time.sleep(2)
     while time.monotonic() < deadline:
         accept_kernel_dialog(page)
-        busy = page.locator(".jp-CodeCell .jp-InputPrompt", has_text="[*]").count()
+        busy = shown(page).locator(".jp-CodeCell .jp-InputPrompt", has_text="[*]").count()
         idle = any(s["path"].endswith(name) and (s.get("kernel") or {}).get("execution_state") == "idle"
                    for s in sessions(lab))
         if not busy and idle:
@@ -88,7 +93,7 @@ def run_all(lab, page, name, timeout=RUN_TIMEOUT):  # noqa: F811
 
 
 def cell_with(page, text):  # noqa: F811
-    return page.locator(".jp-CodeCell", has_text=text).first
+    return shown(page).locator(".jp-CodeCell", has_text=text).first
 
 
 def outputs(cell):
@@ -97,19 +102,25 @@ def outputs(cell):
 
 def errors(page):  # noqa: F811
     """Tracebacks shown anywhere in the notebook."""
-    return page.locator(".jp-OutputArea-output", has_text="Traceback (most recent call last)").all_inner_texts()
+    return shown(page).locator(".jp-OutputArea-output", has_text="Traceback (most recent call last)").all_inner_texts()
 
 
 def answer(page, cell, code):  # noqa: F811
     """Type ``code`` over the cell's text, run it and the check cell after it; the check's words."""
+    check = cell.locator("xpath=following-sibling::div[contains(@class, 'jp-CodeCell')][1]")
+    before = " ".join(outputs(check))
     cell.locator(".cm-content").click()
     page.keyboard.press("Control+a")
     page.keyboard.insert_text(code)
     page.keyboard.press("Shift+Enter")
     page.keyboard.press("Shift+Enter")
-    check = cell.locator("xpath=following-sibling::div[contains(@class, 'jp-CodeCell')][1]")
-    before = " ".join(outputs(check))
-    return changed(lambda: " ".join(outputs(check)), before, timeout=120), check
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        said = " ".join(outputs(check))
+        if said != before and "points)" in said:  # the check ran (its output is cleared meanwhile)
+            return said, check
+        time.sleep(0.25)
+    raise AssertionError(f"the check did not answer within 120 s (still {before!r})")
 
 
 def test_a_student_session_in_small_mode(lab, page, shots, step):  # noqa: F811
@@ -119,10 +130,11 @@ def test_a_student_session_in_small_mode(lab, page, shots, step):  # noqa: F811
     with step("stage 2: Run All stops at the first unsolved exercise, with one line"):
         open_notebook(lab, page, "02_split.ipynb")
         run_all(lab, page, "02_split.ipynb")
-        stop = page.locator(".jp-OutputArea-output", has_text="is still the starter code")
+        stop = shown(page).locator(".jp-OutputArea-output", has_text="is still the starter code")
         assert stop.count() >= 1 and "solve exercise 1" in stop.first.inner_text(), "one line names the exercise"
         assert not errors(page), "no traceback"
         assert "Small mode" in " ".join(outputs(cell_with(page, "course = setup(")))
+        stop.first.scroll_into_view_if_needed()
         page.screenshot(path=str(shots / "course_02_stopped.png"))
 
     q1 = load_stage("02_split")["q1"]
@@ -141,7 +153,7 @@ def test_a_student_session_in_small_mode(lab, page, shots, step):  # noqa: F811
         open_notebook(lab, page, "03_augment.ipynb")
         run_all(lab, page, "03_augment.ipynb")
         assert not errors(page)
-        augment = page.locator(".jp-CodeCell", has=page.locator(".malaria-lab-augmentation")).first
+        augment = shown(page).locator(".jp-CodeCell", has=page.locator(".malaria-lab-augmentation")).first
         before = picture(augment)
         type_into_slider(augment, "zoom", "0.45")
         changed(lambda: picture(augment), before)
@@ -152,7 +164,7 @@ def test_a_student_session_in_small_mode(lab, page, shots, step):  # noqa: F811
         open_notebook(lab, page, "05_train.ipynb")
         run_all(lab, page, "05_train.ipynb")
         assert not errors(page)
-        monitor = page.locator(".jp-CodeCell", has=page.locator(".malaria-lab-training-monitor")).first
+        monitor = shown(page).locator(".jp-CodeCell", has=page.locator(".malaria-lab-training-monitor")).first
         status = monitor.locator(".widget-html").inner_text()
         done = int(re.search(r"finished: epoch (\d+) of", status).group(1))
         said = " ".join(outputs(cell_with(page, "narrate.training(history)")))
@@ -168,7 +180,7 @@ def test_a_student_session_in_small_mode(lab, page, shots, step):  # noqa: F811
         said = " ".join(outputs(cell_with(page, "pick_threshold(val.y")))
         chosen = float(re.search(r"Threshold: ([\d.]+)", said).group(1))
         assert 0.05 <= chosen <= 0.95, chosen
-        evaluation = page.locator(".jp-CodeCell", has=page.locator(".malaria-lab-evaluation")).first
+        evaluation = shown(page).locator(".jp-CodeCell", has=page.locator(".malaria-lab-evaluation")).first
         scores = evaluation.locator(".widget-html")
         before, text = picture(evaluation), scores.inner_text()
         moved = "0.900" if chosen < 0.8 else "0.200"
