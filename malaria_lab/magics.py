@@ -2,7 +2,8 @@
 adds the course's magics.
 
 * ``%malaria_doctor``: what the course needs, checked (:mod:`malaria_lab.course.doctor`).
-* ``%malaria_fast [on|off]``: show or switch fast mode (small subsets, few epochs).
+* ``%malaria_mode [grading|small|full]``: show or switch the mode (before ``setup()``).
+* ``%malaria_fast [on|off]``: the older switch for grading mode ("fast mode").
 
 It also turns the raw ``NotImplementedError`` of an unsolved exercise's starter code into one
 line naming the exercise to solve first (:mod:`malaria_lab.course.unsolved`).
@@ -12,9 +13,10 @@ import os
 
 from .course import unsolved
 from .course.doctor import doctor
-from .settings import FAST_ENV, fast_mode
+from .machine import memory_gb
+from .settings import FAST_ENV, MODE_ENV, MODES, fast_mode, mode
 
-MAGICS = ("malaria_doctor", "malaria_fast")
+MAGICS = ("malaria_doctor", "malaria_mode", "malaria_fast")
 
 
 def _magics_class():
@@ -31,13 +33,27 @@ def _magics_class():
             print(doctor().text())
 
         @line_magic
+        def malaria_mode(self, line=""):
+            """``%malaria_mode small``: grading, small or full; the next ``setup()`` uses it."""
+            word = line.strip().lower()
+            if word in MODES:
+                os.environ[MODE_ENV] = word
+            elif word:
+                print(f"Use %malaria_mode {' / '.join(MODES)}, or %malaria_mode to see the mode.")
+                return
+            print(f"The course is in {mode(memory_gb())} mode.")
+
+        @line_magic
         def malaria_fast(self, line=""):
             """``%malaria_fast on`` / ``off``: small subsets and few epochs (for small machines)."""
             word = line.strip().lower()
             if word in ("on", "1", "true", "yes"):
                 os.environ[FAST_ENV] = "1"
+                os.environ.pop(MODE_ENV, None)
             elif word in ("off", "0", "false", "no"):
                 os.environ[FAST_ENV] = "0"
+                if os.environ.get(MODE_ENV, "").strip().lower() == "grading":
+                    os.environ.pop(MODE_ENV)
             elif word:
                 print("Use %malaria_fast on, %malaria_fast off, or %malaria_fast to see the mode.")
                 return

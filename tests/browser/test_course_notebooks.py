@@ -92,6 +92,14 @@ def run_all(lab, page, name, timeout=RUN_TIMEOUT):  # noqa: F811
     raise AssertionError(f"{name}: Run All did not finish within {timeout} s")
 
 
+def run_stage(lab, page, name, widget):  # noqa: F811
+    """Open ``name``, Run All, check that no cell raised; the cell holding ``widget``."""
+    open_notebook(lab, page, name)
+    run_all(lab, page, name)
+    assert not errors(page)
+    return shown(page).locator(".jp-CodeCell", has=page.locator(f".malaria-lab-{widget}")).first
+
+
 def cell_with(page, text):  # noqa: F811
     return shown(page).locator(".jp-CodeCell", has_text=text).first
 
@@ -150,10 +158,7 @@ def test_a_student_session_in_small_mode(lab, page, shots, step):  # noqa: F811
         check.screenshot(path=str(shots / "course_02_right.png"))
 
     with step("stage 3: Run All, then the zoom slider"):
-        open_notebook(lab, page, "03_augment.ipynb")
-        run_all(lab, page, "03_augment.ipynb")
-        assert not errors(page)
-        augment = shown(page).locator(".jp-CodeCell", has=page.locator(".malaria-lab-augmentation")).first
+        augment = run_stage(lab, page, "03_augment.ipynb", "augmentation")
         before = picture(augment)
         type_into_slider(augment, "zoom", "0.45")
         changed(lambda: picture(augment), before)
@@ -161,10 +166,7 @@ def test_a_student_session_in_small_mode(lab, page, shots, step):  # noqa: F811
         augment.screenshot(path=str(shots / "course_03_augmentation.png"))
 
     with step("stage 5: Run All; the model learns"):
-        open_notebook(lab, page, "05_train.ipynb")
-        run_all(lab, page, "05_train.ipynb")
-        assert not errors(page)
-        monitor = shown(page).locator(".jp-CodeCell", has=page.locator(".malaria-lab-training-monitor")).first
+        monitor = run_stage(lab, page, "05_train.ipynb", "training-monitor")
         status = monitor.locator(".widget-html").inner_text()
         done = int(re.search(r"finished: epoch (\d+) of", status).group(1))
         said = " ".join(outputs(cell_with(page, "narrate.training(history)")))
@@ -174,13 +176,10 @@ def test_a_student_session_in_small_mode(lab, page, shots, step):  # noqa: F811
         monitor.screenshot(path=str(shots / "course_05_training.png"))
 
     with step("stage 6: Run All; a threshold that makes sense; the threshold slider"):
-        open_notebook(lab, page, "06_evaluate.ipynb")
-        run_all(lab, page, "06_evaluate.ipynb")
-        assert not errors(page)
+        evaluation = run_stage(lab, page, "06_evaluate.ipynb", "evaluation")
         said = " ".join(outputs(cell_with(page, "pick_threshold(val.y")))
         chosen = float(re.search(r"Threshold: ([\d.]+)", said).group(1))
         assert 0.05 <= chosen <= 0.95, chosen
-        evaluation = shown(page).locator(".jp-CodeCell", has=page.locator(".malaria-lab-evaluation")).first
         scores = evaluation.locator(".widget-html")
         before, text = picture(evaluation), scores.inner_text()
         moved = "0.900" if chosen < 0.8 else "0.200"

@@ -61,6 +61,23 @@ def test_fast_magic_switches_fast_mode(shell, capsys, monkeypatch):
     shell.run_line_magic("unload_ext", "malaria_lab")
 
 
+def test_mode_magic_switches_the_mode(shell, capsys, monkeypatch):
+    monkeypatch.setenv("MALARIA_LAB_MODE", "full")  # so that what the magics set is undone afterwards
+    monkeypatch.setenv("MALARIA_LAB_FAST", "0")
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    shell.run_line_magic("load_ext", "malaria_lab")
+    shell.run_line_magic("malaria_mode", "small")
+    assert os.environ["MALARIA_LAB_MODE"] == "small"
+    shell.run_line_magic("malaria_mode", "tiny")
+    shell.run_line_magic("malaria_fast", "on")
+    assert "MALARIA_LAB_MODE" not in os.environ
+    assert capsys.readouterr().out.splitlines() == [
+        "The course is in small mode.", "Use %malaria_mode grading / small / full, or %malaria_mode to see the mode.",
+        "Fast mode is on."]
+    shell.run_line_magic("unload_ext", "malaria_lab")
+    assert "malaria_mode" not in shell.magics_manager.magics["line"]
+
+
 def test_doctor_returns_a_structured_report(nowhere):
     report = doctor()
     names = [c.name for c in report.checks]
