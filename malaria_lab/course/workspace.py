@@ -100,6 +100,7 @@ class Course:
         if mode is None and asked_mode() and asked_mode() not in MODES and not grading_mode():
             raise MalariaLabError(f"{MODE_ENV}={asked_mode()!r} is not one of the modes.",
                                   f"Set it to {', '.join(MODES)}, or unset it.")
+        self._chosen = mode is not None  # by the caller, not by the environment or the machine
         self.mode = mode or settings.mode(self.memory_gb)
         if self.mode not in MODES:
             raise MalariaLabError(f"No mode {self.mode!r}.", f"Use one of {', '.join(MODES)}.")
@@ -167,6 +168,8 @@ class Course:
             return "Full mode: every cell of each part, and the recipe's full training."
         if grading_mode():
             why = f"nbgrader {grading_mode()}"
+        elif self._chosen:
+            why = "asked for"
         elif asked_mode() in MODES:
             why = f"{MODE_ENV}={self.mode}"
         elif self.fast:
