@@ -75,12 +75,33 @@ def chosen_mode():
     return "grading" if truthy(os.environ.get(FAST_ENV)) else None
 
 
-def mode(memory_gb=None):
-    """The mode in use: the one asked for, else small below LOW_MEMORY_GB of memory, else full."""
-    asked = chosen_mode()
-    if asked:
-        return asked
+def mode_source():
+    """What chose the mode, in words (``"nbgrader autograde"``, ``"MALARIA_LAB_MODE=small"``,
+    ``"MALARIA_LAB_FAST=1"``), or None when nothing did and the machine decides."""
+    if grading_mode():
+        return f"nbgrader {grading_mode()}"
+    if asked_mode() in MODES:
+        return f"{MODE_ENV}={asked_mode()}"
+    return f"{FAST_ENV}=1" if chosen_mode() else None
+
+
+def mode_problem():
+    """(what is wrong, what to do) when ``$MALARIA_LAB_MODE`` names no mode (and nbgrader does not
+    decide), else None."""
+    asked = asked_mode()
+    if asked is None or asked in MODES or grading_mode():
+        return None
+    return (f"{MODE_ENV}={asked!r} is not one of the modes.", f"Set it to {', '.join(MODES)}, or unset it.")
+
+
+def machine_mode(memory_gb=None):
+    """The mode a machine gets when nothing asks for one: small below LOW_MEMORY_GB, else full."""
     return "small" if memory_gb is not None and memory_gb < LOW_MEMORY_GB else "full"
+
+
+def mode(memory_gb=None):
+    """The mode in use: the one asked for, else :func:`machine_mode`."""
+    return chosen_mode() or machine_mode(memory_gb)
 
 
 def fast_mode():

@@ -23,14 +23,10 @@ from ..machine import FRAMEWORKS, GB, installed, memory, memory_gb
 from ..quiet import import_keras
 from ..settings import (
     DATA_ENV,
-    FAST_ENV,
     LOW_MEMORY_GB,
-    MODE_ENV,
-    MODES,
-    asked_mode,
-    chosen_mode,
-    grading_mode,
     local_images_dir,
+    mode_problem,
+    mode_source,
     work_dir,
 )
 from ..settings import mode as settings_mode
@@ -243,13 +239,11 @@ def check_widgets():
 
 
 def check_mode():
-    asked = asked_mode()
-    if asked and asked not in MODES and not grading_mode():
-        return Check("Course", "fail", f"{MODE_ENV}={asked!r} is not a mode",
-                     f"Set {MODE_ENV} to one of {', '.join(MODES)}, or unset it.")
+    problem = mode_problem()
+    if problem:
+        return Check("Course", "fail", *problem)
     mode = settings_mode(memory_gb())
-    why = ("nbgrader" if grading_mode() else f"{MODE_ENV}" if asked else f"{FAST_ENV}=1" if chosen_mode()
-           else "this machine's memory")
+    why = mode_source() or "this machine's memory"
     return Check("Course", "info", f"malaria_lab {__version__}, {mode} mode (from {why}), work folder {work_dir()}")
 
 

@@ -27,7 +27,6 @@ from ..pipeline import load_arrays, make_augmenter, make_dataset
 from ..quiet import import_keras
 from ..settings import (
     DATA_ENV,
-    FAST_ENV,
     FAST_EPOCHS,
     FAST_LIMITS,
     IMAGE_SIZE,
@@ -36,7 +35,6 @@ from ..settings import (
     MODES,
     SMALL_EPOCHS,
     SMALL_LIMITS,
-    asked_mode,
     drive_dir,
     grading_mode,
     in_colab,
@@ -94,12 +92,11 @@ class Course:
         self.work = Path(work) if work is not None else work_dir()
         self.memory_gb = machine.memory_gb() if memory is None else float(memory)
         self.low_memory = self.memory_gb is not None and self.memory_gb < LOW_MEMORY_GB
-        if mode is None and fast is not None:
-            mode = ("grading" if fast else None if settings.chosen_mode() != "grading"
-                    else "small" if self.low_memory else "full")
-        if mode is None and asked_mode() and asked_mode() not in MODES and not grading_mode():
-            raise MalariaLabError(f"{MODE_ENV}={asked_mode()!r} is not one of the modes.",
-                                  f"Set it to {', '.join(MODES)}, or unset it.")
+        if mode is None and fast is not None:  # fast=False: not grading, whatever the environment says
+            grading_asked = settings.chosen_mode() == "grading"
+            mode = "grading" if fast else settings.machine_mode(self.memory_gb) if grading_asked else None
+        if mode is None and settings.mode_problem():
+            raise MalariaLabError(*settings.mode_problem())
         self._chosen = mode is not None  # by the caller, not by the environment or the machine
         self.mode = mode or settings.mode(self.memory_gb)
         if self.mode not in MODES:
@@ -166,16 +163,10 @@ class Course:
         """Which mode is on and why, what it trains on, what it costs, and how to get the full run."""
         if self.mode == "full":
             return "Full mode: every cell of each part, and the recipe's full training."
-        if grading_mode():
-            why = f"nbgrader {grading_mode()}"
-        elif self._chosen:
-            why = "asked for"
-        elif asked_mode() in MODES:
-            why = f"{MODE_ENV}={self.mode}"
-        elif self.fast:
-            why = f"{FAST_ENV}=1"
-        else:
-            why = f"this machine has {self.memory_gb:.1f} GB of memory"
+        source = settings.mode_source()
+        if self._chosen and not grading_mode():
+            source = "asked for"
+        why = source or f"this machine has {self.memory_gb:.1f} GB of memory"
         limits = ", ".join(f"{n} {part}" for part, n in LIMITS[self.mode].items())
         cost = COST[self.mode].format(**MEASURED)
         full = (f"For the full run, set {MODE_ENV}=full before setup() on a machine with 3 GB or more "
