@@ -16,7 +16,10 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-STAGES = ("01_download", "02_split", "03_augment", "04_build_cnn", "05_train", "06_evaluate")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from malaria_lab.settings import MODES, STAGES  # noqa: E402
+
 FIT_CELL = "code-18"
 # Runs a command and prints, last on stderr, the largest resident size (KB) of any process it ran.
 PEAK = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
@@ -55,7 +58,7 @@ def run(mode, data, out):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--modes", nargs="+", choices=("grading", "small", "full"), default=["grading", "small"])
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=["grading", "small"])
     parser.add_argument("--data", type=Path, help="a folder holding cell_images/ (default: the embedded data)")
     parser.add_argument("--out", type=Path, help="keep each run in OUT/MODE (default: a temporary folder)")
     args = parser.parse_args(argv)

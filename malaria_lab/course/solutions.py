@@ -20,7 +20,18 @@ from pathlib import Path
 from ..atomic import write_json
 from ..data.layout import find_images
 from ..errors import MalariaLabError
-from ..settings import DATA_ENV, FAST_ENV, GRADING_ENV, MODE_ENV, MODES, STAGES, WORK_ENV, cache_dir, chosen_mode
+from ..settings import (
+    DATA_ENV,
+    FAST_ENV,
+    GRADING_ENV,
+    MODE_ENV,
+    MODES,
+    STAGES,
+    WORK_ENV,
+    cache_dir,
+    chosen_mode,
+    mode_problem,
+)
 from ..workflow import find_default_data
 from .fallbacks import synthetic_data
 from .notebooks import outputs_text, points, run_stage
@@ -91,7 +102,10 @@ def run(out_dir="runs/reference", data=None, fast=None, course=None, timeout=Non
     if missing:
         raise MalariaLabError(f"The course's source notebooks are not at {course / 'source'}.",
                               "Run from a clone of the repository, or pass --course COURSE_DIR.")
-    mode = mode or ("grading" if fast else None) or chosen_mode() or "full"
+    mode = mode or ("grading" if fast else None)
+    if mode is None and mode_problem():
+        raise MalariaLabError(*mode_problem())
+    mode = mode or chosen_mode() or "full"
     if mode not in MODES:
         raise MalariaLabError(f"No mode {mode!r}.", f"Use one of {', '.join(MODES)}.")
     fast = mode == "grading"

@@ -330,3 +330,10 @@ def test_scan_json_is_strict_json_on_every_bad_data_set(name, made, tmp_path):
         assert report["error"] and done.stderr.count("\n") == 1
     else:
         assert done.returncode == 0 and report["problems"], report
+
+
+def test_reference_refuses_a_mode_that_is_not_one(tmp_path):
+    before = tree(tmp_path)
+    done = cli("reference", "--out", "ref", cwd=tmp_path, env={"MALARIA_LAB_MODE": "tiny"})
+    assert_refused(done, "reference", "MALARIA_LAB_MODE='tiny' is not one of the modes")
+    assert tree(tmp_path) == before, "nothing written"
