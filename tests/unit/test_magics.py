@@ -50,32 +50,36 @@ def test_load_ext_registers_the_magics_and_unload_removes_them(shell, capsys, no
     assert "malaria_doctor" not in shell.magics_manager.magics["line"]
 
 
-def test_fast_magic_switches_fast_mode(shell, capsys, monkeypatch):
-    monkeypatch.setenv("MALARIA_LAB_FAST", "0")
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
-    shell.run_line_magic("load_ext", "malaria_lab")
-    shell.run_line_magic("malaria_fast", "on")
-    assert os.environ["MALARIA_LAB_FAST"] == "1"
-    shell.run_line_magic("malaria_fast", "off")
-    assert capsys.readouterr().out.splitlines() == ["Fast mode is on.", "Fast mode is off."]
-    shell.run_line_magic("unload_ext", "malaria_lab")
-
-
-def test_mode_magic_switches_the_mode(shell, capsys, monkeypatch):
+@pytest.fixture
+def loaded(shell, monkeypatch):
+    """The extension loaded, with the mode switches undone afterwards."""
     monkeypatch.setenv("MALARIA_LAB_MODE", "full")  # so that what the magics set is undone afterwards
     monkeypatch.setenv("MALARIA_LAB_FAST", "0")
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     shell.run_line_magic("load_ext", "malaria_lab")
-    shell.run_line_magic("malaria_mode", "small")
+    yield shell
+    shell.run_line_magic("unload_ext", "malaria_lab")
+
+
+def test_fast_magic_switches_fast_mode(loaded, capsys):
+    loaded.run_line_magic("malaria_fast", "on")
+    assert os.environ["MALARIA_LAB_FAST"] == "1"
+    loaded.run_line_magic("malaria_fast", "off")
+    assert capsys.readouterr().out.splitlines() == ["Fast mode is on.", "Fast mode is off."]
+
+
+def test_mode_magic_switches_the_mode(loaded, capsys):
+    loaded.run_line_magic("malaria_mode", "small")
     assert os.environ["MALARIA_LAB_MODE"] == "small"
-    shell.run_line_magic("malaria_mode", "tiny")
-    shell.run_line_magic("malaria_fast", "on")
+    loaded.run_line_magic("malaria_mode", "tiny")
+    loaded.run_line_magic("malaria_fast", "on")
     assert "MALARIA_LAB_MODE" not in os.environ
     assert capsys.readouterr().out.splitlines() == [
         "The course is in small mode.", "Use %malaria_mode grading / small / full, or %malaria_mode to see the mode.",
         "Fast mode is on."]
-    shell.run_line_magic("unload_ext", "malaria_lab")
-    assert "malaria_mode" not in shell.magics_manager.magics["line"]
+    loaded.run_line_magic("unload_ext", "malaria_lab")
+    assert "malaria_mode" not in loaded.magics_manager.magics["line"]
+    loaded.run_line_magic("load_ext", "malaria_lab")
 
 
 def test_doctor_returns_a_structured_report(nowhere):
