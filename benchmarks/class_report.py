@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from malaria_lab.course.report import build_report
-from malaria_lab.course.report.simulate import random_plan, write_class
+from malaria_lab.instructor.report import build_report
+from malaria_lab.instructor.report.simulate import random_plan, write_class
 
 
 def main():

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from malaria_lab.checks import load_stage  # noqa: E402
-from malaria_lab.course.release import _scratch_course, generate  # noqa: E402
-from malaria_lab.course.submissions import make_submission, write_submission  # noqa: E402
+from malaria_lab.instructor.release import _scratch_course, generate  # noqa: E402
+from malaria_lab.instructor.submissions import make_submission, write_submission  # noqa: E402
 from malaria_lab.settings import STAGES  # noqa: E402
 
 HOSTILE = [

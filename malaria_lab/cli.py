@@ -76,7 +76,7 @@ def _run(args):
 
 
 def _reference(args):
-    from .course.solutions import run  # the reference run loads nbformat and nbclient
+    from .instructor.reference import run  # the reference run loads nbformat and nbclient
 
     run(args.out, data=args.data, fast=True if args.fast else None, mode=args.mode, course=args.course,
         timeout=args.timeout, require_gpu=args.require_gpu, embedded=args.embedded,

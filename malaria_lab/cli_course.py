@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from .checks import load_stage
-from .course.solutions import course_dir
 from .errors import MalariaLabError
+from .instructor.reference import course_dir
 from .settings import STAGES
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
@@ -45,8 +45,8 @@ def _stages(names):
 
 def _build(args):
     # jupytext, nbformat and nbgrader's tools load only for the command that needs them.
-    from .course.authoring import write_sources
-    from .course.release import build_release
+    from .instructor.authoring import write_sources
+    from .instructor.release import build_release
 
     course, stages = _course(args.course_dir), _stages(args.stage)
     changed = write_sources(course, stages)
@@ -60,8 +60,8 @@ def _build(args):
 
 def _check(args):
     # jupytext, nbformat and nbgrader's tools load only for the command that needs them.
-    from .course.authoring import stale_sources
-    from .course.release import stale_release
+    from .instructor.authoring import stale_sources
+    from .instructor.release import stale_release
 
     course, stages = _course(args.course_dir), _stages(args.stage)
     problems = stale_sources(course, stages)
@@ -94,7 +94,7 @@ def _answers(args, stage):
 
 def _submission(args):
     # jupytext, nbformat and nbgrader's tools load only for the command that needs them.
-    from .course.submissions import make_submission, write_submission
+    from .instructor.submissions import make_submission, write_submission
 
     course, [stage] = _course(args.course_dir), _stages([args.stage])
     if not STUDENT_ID.match(args.student):
@@ -110,8 +110,8 @@ def _submission(args):
 
 def _grade(args):
     # The grader loads nbgrader, jupyter_client and, for the fallback model, Keras.
-    from .course.grader.classgrade import grade
-    from .course.grader.sandbox import Limits
+    from .instructor.grader.classgrade import grade
+    from .instructor.grader.sandbox import Limits
 
     course, stages = _course(args.course_dir), _stages(args.stage)
     for student in args.student or []:
@@ -133,7 +133,7 @@ def _grade(args):
 
 def _report(args):
     # The report loads matplotlib (and nbgrader, for the gradebook) only when asked for.
-    from .course.report import build_report
+    from .instructor.report import build_report
 
     course, stages = _course(args.course_dir), _stages(args.stage)
     report = build_report(course, args.out, stages, lms=args.lms, anonymise=args.anonymise)

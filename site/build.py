@@ -41,8 +41,8 @@ PNG_COLOURS = 128
 
 
 def repository():
-    """(REPO, BRANCH) from malaria_lab/course/authoring.py, the one place the repository is named."""
-    from malaria_lab.course import authoring
+    """(REPO, BRANCH) from malaria_lab/instructor/authoring.py, the one place the repository is named."""
+    from malaria_lab.instructor import authoring
 
     return authoring.REPO, authoring.BRANCH
 
@@ -193,7 +193,7 @@ def _replace(text, shown):
 def refresh(executed=EXECUTED, log=print):
     """Re-run the six source notebooks in small mode (a model that learns) on the embedded data; save
     their outputs."""
-    from malaria_lab.course.solutions import run
+    from malaria_lab.instructor.reference import run
     from malaria_lab.settings import cache_dir as default_cache_dir
 
     executed = Path(executed)

@@ -16,8 +16,8 @@ STAGES = ("01_download", "02_split", "06_evaluate")  # 03 to 05 ungraded: senten
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    from malaria_lab.course.report import build_report
-    from malaria_lab.course.report.simulate import random_plan, write_class
+    from malaria_lab.instructor.report import build_report
+    from malaria_lab.instructor.report.simulate import random_plan, write_class
 
     course = tmp_path_factory.mktemp("class") / "course"
     write_class(course, random_plan(45, STAGES, seed=5))

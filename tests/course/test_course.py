@@ -119,7 +119,7 @@ def test_release_notebook_holds_no_solutions_or_hidden_tests(stage):
 
 
 def test_release_is_up_to_date_with_source():
-    from malaria_lab.course.release import stale_release
+    from malaria_lab.instructor.release import stale_release
 
     stale = stale_release(COURSE)
     assert not stale, (f"course/release is stale: {stale}. Rebuild it with "
@@ -129,7 +129,7 @@ def test_release_is_up_to_date_with_source():
 def test_staleness_compares_content_not_layout():
     import json
 
-    from malaria_lab.course.release import _essence
+    from malaria_lab.instructor.release import _essence
 
     text = release_path("02_split").read_text(encoding="utf-8")
     relaid = json.dumps(json.loads(text), indent=2, sort_keys=True)
@@ -210,8 +210,8 @@ def test_a_handed_out_release_notebook_grades_against_the_rebuilt_source(tmp_pat
     import subprocess
     import sys
 
-    from malaria_lab.course.authoring import write_sources
-    from malaria_lab.course.submissions import make_submission, write_submission
+    from malaria_lab.instructor.authoring import write_sources
+    from malaria_lab.instructor.submissions import make_submission, write_submission
 
     course = tmp_path / "course"
     shutil.copytree(COURSE / "stages", course / "stages")

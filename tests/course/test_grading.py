@@ -20,8 +20,8 @@ import nbformat
 import pytest
 
 from malaria_lab.checks import load_stage
-from malaria_lab.course.release import _scratch_course, generate
-from malaria_lab.course.submissions import make_submission, write_submission
+from malaria_lab.instructor.release import _scratch_course, generate
+from malaria_lab.instructor.submissions import make_submission, write_submission
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = ROOT / "course"
@@ -285,7 +285,7 @@ def klass(tmp_path_factory, server):
     expected[("zz-untouched", STAGE)] = 0.0
     env = {"MALARIA_LAB_CACHE": str(tmp_path_factory.getbasetemp() / "cache")}
     fallbacks = Path(env["MALARIA_LAB_CACHE"]) / "course"
-    subprocess.run([sys.executable, "-c", "from malaria_lab.course.grader.prepare import warm_fallbacks; "
+    subprocess.run([sys.executable, "-c", "from malaria_lab.instructor.grader.prepare import warm_fallbacks; "
                     "warm_fallbacks(print)"], env=dict(os.environ, **env), check=True, capture_output=True)
     before = {"package": tree_digest(PACKAGE), "course": tree_digest(course, skip=COURSE_OUTPUTS),
               "submitted": tree_digest(course / "submitted"), "fallbacks": tree_digest(fallbacks)}

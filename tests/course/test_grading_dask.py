@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from malaria_lab.checks import load_stage
-from malaria_lab.course.release import _scratch_course, generate
-from malaria_lab.course.submissions import make_submission, write_submission
+from malaria_lab.instructor.release import _scratch_course, generate
+from malaria_lab.instructor.submissions import make_submission, write_submission
 
 distributed = pytest.importorskip("distributed")
 

@@ -22,10 +22,9 @@ import nbformat
 import pytest
 
 from malaria_lab.checks import STAGES, load_stage
-from malaria_lab.course.autograde import autograde, scores
-from malaria_lab.course.nbgrader_cmd import nbgrader
-from malaria_lab.course.release import _scratch_course, generate
-from malaria_lab.course.submissions import make_submission, write_submission
+from malaria_lab.instructor.nbgrader_cmd import autograde, nbgrader, scores
+from malaria_lab.instructor.release import _scratch_course, generate
+from malaria_lab.instructor.submissions import make_submission, write_submission
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = ROOT / "course"

@@ -15,8 +15,8 @@ import pytest
 from malaria_lab import cli
 from malaria_lab.backend import installed
 from malaria_lab.checks import STAGES
-from malaria_lab.course import solutions as reference
 from malaria_lab.errors import MalariaLabError
+from malaria_lab.instructor import reference
 
 
 @pytest.fixture(scope="module")

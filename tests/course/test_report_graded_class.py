@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from malaria_lab.checks import load_stage
-from malaria_lab.course.release import _scratch_course, generate
-from malaria_lab.course.submissions import make_submission, write_submission
+from malaria_lab.instructor.release import _scratch_course, generate
+from malaria_lab.instructor.submissions import make_submission, write_submission
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("01_download", "02_split")

@@ -35,7 +35,7 @@ def site(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def authoring():
-    from malaria_lab.course import authoring
+    from malaria_lab.instructor import authoring
 
     return vars(authoring)
 
@@ -129,7 +129,7 @@ def _saved_text(stage):
     """The saved outputs of a stage in site/executed/, as one text per cell id."""
     import nbformat
 
-    from malaria_lab.course.notebooks import outputs_text
+    from malaria_lab.instructor.notebooks import outputs_text
 
     nb = nbformat.read(str(ROOT / "site" / "executed" / f"{stage}.ipynb"), as_version=4)
     return {cell.get("id"): outputs_text(cell) for cell in nb.cells if cell.cell_type == "code"}

@@ -16,8 +16,8 @@ import nbformat
 import pytest
 
 from malaria_lab.checks import STAGES, load_stage
-from malaria_lab.course import authoring
 from malaria_lab.errors import MalariaLabError
+from malaria_lab.instructor import authoring
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = ROOT / "course"

@@ -16,10 +16,10 @@ import pytest
 
 from malaria_lab.checks import load_stage
 from malaria_lab.cli import main
-from malaria_lab.course import records as job_records
-from malaria_lab.course.report import build_report
-from malaria_lab.course.report.simulate import CORRECT, Simulator, random_plan, write_class
 from malaria_lab.errors import MalariaLabError
+from malaria_lab.instructor import records as job_records
+from malaria_lab.instructor.report import build_report
+from malaria_lab.instructor.report.simulate import CORRECT, Simulator, random_plan, write_class
 
 STAGES = ("01_download", "02_split", "06_evaluate")  # no Keras: fast; 03 to 05 stay ungraded
 EASY = ("01_download", "q3")  # planted: every student gets it right

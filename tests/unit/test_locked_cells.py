@@ -12,8 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from malaria_lab.course import authoring
-from malaria_lab.course.grader import merge
+from malaria_lab.instructor import authoring
+from malaria_lab.instructor.grader import merge
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = ROOT / "course"

@@ -15,12 +15,12 @@ from malaria_lab.checks import STAGES
 from malaria_lab.course import workspace
 
 ROOT = Path(__file__).resolve().parents[2]
-AUTHORING = ROOT / "malaria_lab" / "course" / "authoring.py"
+AUTHORING = ROOT / "malaria_lab" / "instructor" / "authoring.py"
 
 
 @pytest.fixture(scope="module")
 def authoring():
-    from malaria_lab.course import authoring
+    from malaria_lab.instructor import authoring
 
     return vars(authoring)
 

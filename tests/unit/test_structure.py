@@ -102,3 +102,13 @@ def test_starting_a_stage_or_the_command_line_loads_nothing_heavy(modules, absen
             f"print(json.dumps([m for m in {absent!r} if m in sys.modules]))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout) == []
+
+
+@pytest.mark.parametrize("path", ["checks/fresh.py", "instructor/grader/launch.py"])
+def test_what_runs_before_the_package_loads_is_standard_library_only(path):
+    tree = ast.parse((PACKAGE / path).read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {"." if node.level else node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom)}
+    assert imported and imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)

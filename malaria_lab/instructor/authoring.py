@@ -155,7 +155,7 @@ def _generated(stage, decl, kind, cell_id, body):
     if kind in PLACEHOLDERS and body.strip() not in ("", PLACEHOLDERS[kind]):
         raise MalariaLabError(
             f"Cell {cell_id} of {stage} is generated ({kind}), but its text was changed.",
-            f"Leave it as `{PLACEHOLDERS[kind]}`; its content comes from malaria_lab/course/authoring.py.")
+            f"Leave it as `{PLACEHOLDERS[kind]}`; its content comes from malaria_lab/instructor/authoring.py.")
     if kind == "launch":
         cell = nbformat.v4.new_markdown_cell(
             f"[![Open In Colab]({COLAB_BADGE})]({colab_url(stage)}) "

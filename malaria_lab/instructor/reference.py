@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..atomic import write_json
+from ..course.fallbacks import synthetic_data
 from ..data.layout import find_images
 from ..errors import MalariaLabError
 from ..settings import (
@@ -33,7 +34,6 @@ from ..settings import (
     mode_problem,
 )
 from ..workflow import find_default_data
-from .fallbacks import synthetic_data
 from .notebooks import outputs_text, points, run_stage
 
 MARKER = ".malaria_lab_reference"

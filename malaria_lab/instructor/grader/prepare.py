@@ -10,15 +10,15 @@ import os
 import tempfile
 from pathlib import Path
 
+from ...course import fallbacks
 from ...settings import DATA_ENV, FALLBACKS_ENV, fallbacks_dir
-from .. import fallbacks
 
 
 def warm_fallbacks(log=lambda _: None):
     """Make (once per machine) the synthetic data, its fallback split and the fallback model that
     grading-mode notebooks use; returns the data folder. A lock keeps two workers from training
     the same fallback model at once."""
-    from .. import workspace  # the fallback model imports Keras: only where one must be trained
+    from ...course import workspace  # the fallback model imports Keras: only where one must be trained
 
     root = fallbacks_dir()
     root.mkdir(parents=True, exist_ok=True)

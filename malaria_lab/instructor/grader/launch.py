@@ -1,4 +1,4 @@
-"""Start a student's kernel under resource limits: ``python -m malaria_lab.course.grader.launch
+"""Start a student's kernel under resource limits: ``python -m malaria_lab.instructor.grader.launch
 LIMITS_JSON COMMAND...`` sets the limits on itself, then becomes ``COMMAND`` (bwrap, or the
 kernel itself without a sandbox), which inherits them. Standard library only: it runs before
 anything of the course's is imported."""

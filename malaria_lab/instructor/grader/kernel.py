@@ -164,7 +164,7 @@ class Kernel:
         n = next(self.requests)
         request, answer = rpc / f"{n}.in.json", rpc / f"{n}.out.json"
         request.write_text(json.dumps(message), encoding="utf-8")
-        code = (f"__import__('malaria_lab.course.grader.remote', fromlist=['serve']).serve({str(request)!r})")
+        code = (f"__import__('malaria_lab.instructor.grader.remote', fromlist=['serve']).serve({str(request)!r})")
         timeout = timeout or self.limits.cell_seconds
         try:
             self.run(code, timeout, label)
