@@ -94,13 +94,14 @@ def _answers(args, stage):
 
 def _submission(args):
     # jupytext, nbformat and nbgrader's tools load only for the command that needs them.
+    from .instructor import coursedir
     from .instructor.submissions import make_submission, write_submission
 
     course, [stage] = _course(args.course_dir), _stages([args.stage])
     if not STUDENT_ID.match(args.student):
         raise MalariaLabError(f"Student id {args.student!r} is not a plain name.",
                               "Use letters, digits and . _ @ - only (it becomes a folder name).")
-    release = course / "release" / stage / f"{stage}.ipynb"
+    release = coursedir.notebook(course, coursedir.Kind.RELEASE, stage)
     if not release.is_file():
         raise MalariaLabError(f"No release notebook at {release}.", "Run `malaria-lab course build` first.")
     path = write_submission(course, args.student, stage, make_submission(release, stage, _answers(args, stage)))

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from malaria_lab.checks import STAGES  # noqa: E402
 from malaria_lab.errors import MalariaLabError  # noqa: E402
+from malaria_lab.instructor import coursedir  # noqa: E402
 
 EXECUTED = HERE / "executed"
 DEFAULT_OUT = ROOT / "build" / "site"
@@ -48,7 +49,7 @@ def repository():
 
 
 def source_notebook(stage):
-    return ROOT / "course" / "source" / stage / f"{stage}.ipynb"
+    return coursedir.notebook(ROOT / "course", coursedir.Kind.SOURCE, stage)
 
 
 def _without_markers(code):

@@ -26,9 +26,9 @@ from ..atomic import write_text
 from ..checks import load_stage
 from ..errors import MalariaLabError
 from ..settings import STAGES
+from . import coursedir
+from .coursedir import TEXT as TEXT_DIR
 
-TEXT_DIR = "stages"
-SOURCE_DIR = "source"
 TEXT_FORMAT = "md:myst"
 # The repository on GitHub, the one place to change if it moves: the Colab and Binder badges,
 # the self-study site's launch buttons and the package Colab installs all come from it.
@@ -71,16 +71,16 @@ if importlib.util.find_spec("malaria_lab") is None:
 
 
 def text_path(course_dir, stage):
-    return Path(course_dir) / TEXT_DIR / f"{stage}.md"
+    return coursedir.text_notebook(course_dir, stage)
 
 
 def source_path(course_dir, stage):
-    return Path(course_dir) / SOURCE_DIR / stage / f"{stage}.ipynb"
+    return coursedir.notebook(course_dir, coursedir.Kind.SOURCE, stage)
 
 
 def release_path(stage):
     """The student version of a stage, relative to the repository root."""
-    return f"course/release/{stage}/{stage}.ipynb"
+    return coursedir.release_in_repository(stage)
 
 
 def colab_url(stage):

@@ -27,9 +27,10 @@ from pathlib import Path
 
 from ..atomic import write_json
 from ..errors import MalariaLabError
+from .coursedir import GRADING
 
 VERSION = 1
-JOBS_DIR = Path("grading") / "jobs"
+JOBS_DIR = Path(GRADING) / "jobs"
 STATUSES = ("graded", "failed")
 EXERCISE_STATUSES = ("correct", "passed public", "wrong", "not attempted")
 OUTCOMES = ("ok", "wrong", "not attempted")

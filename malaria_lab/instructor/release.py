@@ -9,10 +9,11 @@ import nbformat
 
 from ..atomic import write_text
 from ..settings import STAGES
+from .coursedir import Kind
 from .nbgrader_cmd import nbgrader
 
-RELEASE = "release"
-SOURCE = "source"
+RELEASE = Kind.RELEASE.value
+SOURCE = Kind.SOURCE.value
 
 
 def _scratch_course(course_dir, scratch):

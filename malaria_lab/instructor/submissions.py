@@ -1,12 +1,12 @@
 """Submissions for dry runs and tests: a release notebook filled with the reference answers, a
 declared typical mistake or code of one's own, put where nbgrader collects it."""
 
-from pathlib import Path
 
 import nbformat
 
 from ..atomic import write_text
 from ..checks import load_stage
+from . import coursedir
 
 
 def answer_cells(nb):
@@ -43,5 +43,5 @@ def make_submission(release_path, stage, answers="solution"):
 
 def write_submission(course_dir, student, stage, nb):
     """Put a notebook where nbgrader collects it: submitted/<student>/<stage>/<stage>.ipynb."""
-    path = Path(course_dir) / "submitted" / student / stage / f"{stage}.ipynb"
+    path = coursedir.notebook(course_dir, coursedir.Kind.SUBMITTED, stage, student)
     return write_text(path, nbformat.writes(nb))

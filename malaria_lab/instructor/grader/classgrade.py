@@ -22,19 +22,19 @@ from ...checks import load_stage
 from ...errors import MalariaLabError
 from ...machine import memory_gb
 from ...settings import DATA_ENV, STAGES
-from .. import records
+from .. import coursedir, records
 from ..nbgrader_cmd import nbgrader
 from . import prepare, sandbox, writer
 from .job import _failed, grade_job
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
-TEMPLATES = Path("grading") / "templates"
+TEMPLATES = Path(coursedir.GRADING) / "templates"
 
 
 def find_jobs(course_dir, stages=None, students=None):
     """[(student, stage, notebook path)] of what ``submitted/`` holds, and one line per folder
     that cannot be a submission."""
-    root = Path(course_dir) / "submitted"
+    root = coursedir.students_dir(course_dir)
     jobs, skipped = [], []
     for student_dir in sorted(root.iterdir()) if root.is_dir() else []:
         student = student_dir.name
@@ -44,7 +44,7 @@ def find_jobs(course_dir, stages=None, students=None):
             skipped.append(f"submitted/{student}: not a student id (letters, digits, . _ @ -)")
             continue
         for stage in stages or STAGES:
-            path = student_dir / stage / f"{stage}.ipynb"
+            path = coursedir.notebook(course_dir, coursedir.Kind.SUBMITTED, stage, student)
             if path.is_file():
                 jobs.append((student, stage, path))
     return jobs, skipped
@@ -56,12 +56,12 @@ def templates(course_dir, stages, log):
     course_dir = Path(course_dir)
     out = {}
     for stage in stages:
-        source = (course_dir / "source" / stage / f"{stage}.ipynb").read_bytes()
+        source = coursedir.notebook(course_dir, coursedir.Kind.SOURCE, stage).read_bytes()
         digest = hashlib.sha256(source).hexdigest()
         saved = course_dir / TEMPLATES / f"{stage}.ipynb"
         stamp = saved.with_suffix(".sha256")
         if not (saved.is_file() and stamp.is_file() and stamp.read_text().strip() == digest
-                and (course_dir / "gradebook.db").is_file()):
+                and coursedir.gradebook(course_dir).is_file()):
             log(f"Registering {stage} in the gradebook (nbgrader generate_assignment)...")
             with tempfile.TemporaryDirectory(prefix="malaria-lab-release-") as scratch:
                 nbgrader(["generate_assignment", stage, "--force",
@@ -134,12 +134,12 @@ def grade(course_dir, stages=None, students=None, workers=None, scheduler=None, 
     saved = []
     for result in results:
         if result.get("trace"):
-            (course_dir / "grading").mkdir(exist_ok=True)
-            with open(course_dir / "grading" / "errors.log", "a", encoding="utf-8") as log_file:
+            coursedir.grading_dir(course_dir).mkdir(exist_ok=True)
+            with open(coursedir.grading_dir(course_dir) / "errors.log", "a", encoding="utf-8") as log_file:
                 log_file.write(f"--- {result['record']['student']} {result['record']['stage']}\n{result['trace']}\n")
         saved.append(writer.write(course_dir, result))
     summary = _summary(saved, done, skipped, sandboxed, workers, scheduler, time.perf_counter() - start)
-    write_json(course_dir / "grading" / "summary.json", summary)
+    write_json(coursedir.grading_dir(course_dir) / "summary.json", summary)
     log(format_summary(summary))
     return summary
 

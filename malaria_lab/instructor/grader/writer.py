@@ -7,16 +7,14 @@ import warnings
 from pathlib import Path
 
 from ...atomic import write_text
-from .. import records
+from .. import coursedir, records
 
-
-def db_url(course_dir):
-    return f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+db_url = coursedir.gradebook_url
 
 
 def timestamp(course_dir, student, stage):
     """The submission's time from nbgrader's ``timestamp.txt``, as text, or None."""
-    path = Path(course_dir) / "submitted" / student / stage / "timestamp.txt"
+    path = coursedir.timestamp(course_dir, coursedir.Kind.SUBMITTED, stage, student)
     try:
         text = path.read_text(encoding="utf-8").strip()
     except OSError:
@@ -30,12 +28,12 @@ def write(course_dir, result):
     record = records.validate(result["record"])
     student, stage = record["student"], record["stage"]
     if result.get("autograded"):
-        write_text(course_dir / "autograded" / student / stage / f"{stage}.ipynb", result["autograded"])
+        write_text(coursedir.notebook(course_dir, coursedir.Kind.AUTOGRADED, stage, student), result["autograded"])
         stamp = timestamp(course_dir, student, stage)
         if stamp:
-            write_text(course_dir / "autograded" / student / stage / "timestamp.txt", stamp + "\n")
+            write_text(coursedir.timestamp(course_dir, coursedir.Kind.AUTOGRADED, stage, student), stamp + "\n")
     if result.get("feedback"):
-        feedback = course_dir / "feedback" / student / stage / f"{stage}.html"
+        feedback = coursedir.feedback_page(course_dir, stage, student)
         write_text(feedback, result["feedback"])
         record["feedback"] = feedback.relative_to(course_dir).as_posix()
     _gradebook(course_dir, record)

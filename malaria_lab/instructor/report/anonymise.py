@@ -14,8 +14,9 @@ from pathlib import Path
 
 from ...atomic import atomic_path
 from ...errors import MalariaLabError
+from ..coursedir import GRADING
 
-KEY_FILE = Path("grading") / "pseudonyms.key"
+KEY_FILE = Path(GRADING) / "pseudonyms.key"
 PREFIX = "student-"
 
 

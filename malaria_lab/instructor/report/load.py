@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ...errors import MalariaLabError
 from ...settings import STAGES
-from .. import records
+from .. import coursedir, records
 
 MAX_BYTES = 5_000_000
 
@@ -85,7 +85,7 @@ def read_records(course_dir, stages):
 
 def read_people(course_dir):
     """({student: Person} from ``gradebook.db``, a note) or ({}, note) without a usable gradebook."""
-    db = Path(course_dir) / "gradebook.db"
+    db = coursedir.gradebook(course_dir)
     if not db.is_file():
         return {}, "No gradebook.db in the course folder: students are known by their ids only."
     # nbgrader (SQLAlchemy) takes seconds to import, and only a course with a gradebook needs it.
