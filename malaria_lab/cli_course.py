@@ -119,13 +119,16 @@ def _grade(args):
         if not STUDENT_ID.match(student):
             raise MalariaLabError(f"Student id {student!r} is not a plain name.",
                                   "Use letters, digits and . _ @ - only.")
-    if args.timeout is not None and args.timeout <= 0 or args.memory is not None and args.memory <= 0:
-        raise MalariaLabError("--timeout and --memory must be positive.", "Give seconds per cell and GB per job.")
+    if any(v is not None and v <= 0 for v in (args.timeout, args.memory, args.notebook_timeout)):
+        raise MalariaLabError("--timeout, --notebook-timeout and --memory must be positive.",
+                              "Give seconds per cell, seconds per notebook and GB per job.")
     if args.workers is not None and args.workers < 1:
         raise MalariaLabError("--workers must be at least 1.", "Give how many jobs run at once.")
     limits = Limits(**{k: v for k, v in {"cell_seconds": args.timeout, "memory_gb": args.memory}.items()
                        if v is not None})
-    if args.timeout is not None:
+    if args.notebook_timeout is not None:
+        limits = Limits(**dict(limits.to_dict(), notebook_seconds=args.notebook_timeout))
+    elif args.timeout is not None:
         limits = Limits(**dict(limits.to_dict(), notebook_seconds=max(limits.notebook_seconds, 6 * args.timeout)))
     summary = grade(course, stages=stages, students=args.student, workers=args.workers, scheduler=args.scheduler,
                     limits=limits, force=args.force, sandboxed=not args.no_sandbox, progress=not args.quiet)
@@ -184,6 +187,8 @@ def add_commands(sub, command):
     a.add_argument("--workers", type=int, help="jobs at once on this machine (default: from cores and memory)")
     a.add_argument("--scheduler", metavar="ADDRESS", help="run the jobs on a Dask cluster (tcp://host:8786)")
     a.add_argument("--timeout", type=float, metavar="S", help="seconds one cell may run (default 120)")
+    a.add_argument("--notebook-timeout", type=float, metavar="S",
+                   help="seconds one notebook may run, its checks included (default 900, or 6 x --timeout)")
     a.add_argument("--memory", type=float, metavar="GB", help="memory one job may use (default 3)")
     a.add_argument("--force", action="store_true", help="grade again what is unchanged since last time")
     a.add_argument("--no-sandbox", action="store_true",

@@ -47,6 +47,9 @@ LOW_MEMORY_GB = 3.0
 # Small mode: at most this many images per part (about 60 MB decoded at 64 px), and this many epochs.
 SMALL_LIMITS = {"train": 3000, "val": 600, "test": 1200}
 SMALL_EPOCHS = 10
+# What each mode trains on (at most so many images per part; None: all) and for how many epochs.
+MODE_LIMITS = {"grading": FAST_LIMITS, "small": SMALL_LIMITS, "full": None}
+MODE_EPOCHS = {"grading": FAST_EPOCHS, "small": SMALL_EPOCHS, "full": None}
 
 
 def truthy(value):

@@ -23,9 +23,10 @@ import weakref
 from dataclasses import dataclass
 
 from ..quiet import muted
-from .results import MORE_AT_GRADING, NOT_ATTEMPTED, NotAttempted, Result, Stopped, Wrong, fmt, show
+from .results import MORE_AT_GRADING, NOT_ATTEMPTED, NotAttempted, Result, Stopped, StudentRaised, Wrong, fmt, show
 
-# A copy of an answer that was the very object passed in as an argument, mapped to that argument.
+# The grader's hook for same_object: an answer that came back across the sandbox's wall as a copy
+# of the very object passed in as an argument, mapped to that argument (see remember_alias).
 _ALIASES = weakref.WeakKeyDictionary()
 
 # --- helpers for writing checks ------------------------------------------------------------
@@ -53,9 +54,10 @@ def call(function, *args, label=None, **kwargs):
                            "replace that line with your code.") from None
     except (Wrong, NotAttempted):
         raise
+    except StudentRaised as err:  # raised in the sandbox, reported by name
+        raise Wrong(f"Calling `{label}` raised {err.student_type}: {_one_line(err)}") from None
     except Exception as err:  # the student's code failed: say how, in one line
-        kind = getattr(err, "student_type", type(err).__name__)  # raised across the sandbox's wall
-        raise Wrong(f"Calling `{label}` raised {kind}: {_one_line(err)}") from None
+        raise Wrong(f"Calling `{label}` raised {type(err).__name__}: {_one_line(err)}") from None
 
 
 def same_object(answer, argument):
@@ -70,7 +72,8 @@ def same_object(answer, argument):
 
 
 def remember_alias(answer, argument):
-    """Note that ``answer`` (a copy from the sandbox) stands for the object ``argument``."""
+    """Note that ``answer`` (a copy from the sandbox) stands for the object ``argument``: the
+    grader calls this when the student's function returned its argument itself."""
     try:
         _ALIASES[answer] = argument
     except TypeError:

@@ -16,6 +16,16 @@ class NotAttempted(Exception):
     """The exercise still holds its starter code (or its names are not defined yet)."""
 
 
+class StudentRaised(Exception):
+    """The student's function, called across the sandbox's wall by the grader, raised an exception
+    of type ``student_type`` (its name: the exception itself stays in the sandbox). The checks'
+    :func:`~malaria_lab.checks.engine.call` reports it like one raised here."""
+
+    def __init__(self, student_type, message):
+        super().__init__(message)
+        self.student_type = student_type
+
+
 class Stopped(Wrong):
     """A call of the student's code did not finish (time limit, memory, a dead kernel): the
     exercise's remaining checks are not run."""

@@ -14,8 +14,6 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-
 from .. import backend, machine, settings
 from ..atomic import write_json
 from ..data import download as nih
@@ -23,18 +21,16 @@ from ..data.extract import completed, extract
 from ..data.layout import CLASSES, find_images
 from ..data.synth import COURSE_SYNTHETIC
 from ..errors import MalariaLabError
-from ..pipeline import load_arrays, make_augmenter, make_dataset
+from ..pipeline import make_augmenter, make_dataset
 from ..quiet import import_keras
 from ..settings import (
     DATA_ENV,
-    FAST_EPOCHS,
-    FAST_LIMITS,
     IMAGE_SIZE,
     LOW_MEMORY_GB,
     MODE_ENV,
+    MODE_EPOCHS,
+    MODE_LIMITS,
     MODES,
-    SMALL_EPOCHS,
-    SMALL_LIMITS,
     drive_dir,
     grading_mode,
     in_colab,
@@ -68,8 +64,7 @@ def _unusable(rows):
 
 
 # What each mode trains on, and (measured on the NIH data, see benchmarks/README.md) what it costs.
-LIMITS = {"grading": FAST_LIMITS, "small": SMALL_LIMITS, "full": None}
-EPOCHS = {"grading": FAST_EPOCHS, "small": SMALL_EPOCHS, "full": None}
+LIMITS, EPOCHS = MODE_LIMITS, MODE_EPOCHS
 RECIPE = {"grading": "fast", "small": "small", "full": "reference"}
 COST = {
     "grading": "its model barely learns (fine for grading, which checks your code, not the model)",
@@ -238,15 +233,7 @@ class Course:
 
     def arrays(self, part, rows=None):
         """The decoded images of one part (``train``, ``val``, ``test``); a subset in fast mode."""
-        rows = [r for r in (rows if rows is not None else self.rows()) if r.split == part]
-        if not rows:
-            raise MalariaLabError(f"The {part} part of the split is empty.",
-                                  "Redo stage 2 so that every part gets at least one patient.")
-        limits = LIMITS[self.mode]
-        if limits and len(rows) > limits[part]:
-            keep = np.sort(np.random.default_rng(0).permutation(len(rows))[: limits[part]])
-            rows = [rows[i] for i in keep]
-        return load_arrays(rows, self.image_size)
+        return fallbacks.mode_arrays(rows if rows is not None else self.rows(), part, self.mode, self.image_size)
 
     def batches(self, part, batch_size=32, arrays=None):
         """A Keras PyDataset of one part (shuffled for ``train``)."""
@@ -348,13 +335,16 @@ class Course:
         else:
             self.log(f"No trained model from stage 5 at {self.best_model_path}; using a reference "
                      "model instead (finish stage 5 to use yours).")
-        return load_model(fallbacks.trained_dir(self) / "model.keras")
+        return load_model(self._trained() / "model.keras")
+
+    def _trained(self):
+        return fallbacks.trained_dir(self.data(quiet=True), self.mode, self.image_size, self.log)
 
     def history(self):
         """Stage 5's training history, or the reference one's."""
         path = self.history_path
         if not path.is_file():
-            path = fallbacks.trained_dir(self) / "history.json"
+            path = self._trained() / "history.json"
         return json.loads(Path(path).read_text())
 
 

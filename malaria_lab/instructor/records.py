@@ -21,12 +21,10 @@ Records cross a trust boundary (a cluster worker may write them), so :func:`vali
 every field's type before anything reads it.
 """
 
-import json
 import math
 from pathlib import Path
 
 from ..atomic import write_json
-from ..errors import MalariaLabError
 from .coursedir import GRADING
 
 VERSION = 1
@@ -39,6 +37,29 @@ MAX_TEXT = 20_000
 
 def path_of(course_dir, stage, student):
     return Path(course_dir) / JOBS_DIR / stage / f"{student}.json"
+
+
+CUT_MARK = "\n... (cut: {n} more characters)"
+
+
+def cut(text, limit=MAX_TEXT):
+    """``text`` cut to ``limit`` characters, with a mark saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    keep = max(0, limit - len(CUT_MARK.format(n=len(text))))  # the mark at its longest
+    return text[:keep] + CUT_MARK.format(n=len(text) - keep)
+
+
+def bounded(value):
+    """A record (or any part of one) with every text cut to :data:`MAX_TEXT`, so that no answer,
+    message or note is ever too long to keep: records are cut, never refused, for length."""
+    if isinstance(value, str):
+        return cut(value)
+    if isinstance(value, list):
+        return [bounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: bounded(v) for k, v in value.items()}
+    return value
 
 
 def _text(value, name, optional=False):
@@ -107,27 +128,3 @@ def validate(record):
 def write(course_dir, record):
     record = validate(record)
     return write_json(path_of(course_dir, record["stage"], record["student"]), record)
-
-
-def read_all(course_dir, stages=None):
-    """Every valid record under ``COURSE_DIR/grading/jobs`` (of ``stages``), and one line per
-    file that could not be read."""
-    root = Path(course_dir) / JOBS_DIR
-    records, problems = [], []
-    for path in sorted(root.glob("*/*.json")) if root.is_dir() else []:
-        if stages and path.parent.name not in stages:
-            continue
-        try:
-            records.append(validate(json.loads(path.read_text(encoding="utf-8"))))
-        except (OSError, ValueError) as err:
-            problems.append(f"{path}: {err}")
-    return records, problems
-
-
-def require(course_dir, stages=None):
-    """:func:`read_all`, or a clear error when nothing has been graded yet."""
-    records, problems = read_all(course_dir, stages)
-    if not records:
-        raise MalariaLabError(f"No grading records in {Path(course_dir) / JOBS_DIR}.",
-                              "Grade first: `malaria-lab course grade COURSE_DIR`.")
-    return records, problems

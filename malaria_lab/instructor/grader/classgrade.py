@@ -1,7 +1,11 @@
 """``malaria-lab course grade``: every submission nbgrader's ``submitted/`` holds, one job per
-(student, stage), in parallel workers here or on a Dask cluster, each in a sandbox; one trusted
-writer saves the results (:mod:`.writer`). Resumable: a job whose submission, course source and
-limits are unchanged since it was graded is skipped unless ``force``.
+(student, stage), each in a process of its own here (at most ``workers`` at once) or on a Dask
+cluster, each in a sandbox; one trusted writer saves the results (:mod:`.writer`).
+
+One job's failure is that job's alone: a worker process that dies costs only the job it held, a
+result that cannot be saved becomes that job's problem, and a failure the student did not cause
+never replaces an earlier grade. Resumable: a job whose submission, course source and limits are
+unchanged since it was graded is skipped unless ``force``.
 """
 
 import hashlib
@@ -9,10 +13,11 @@ import json
 import multiprocessing
 import os
 import re
+import shutil
 import tempfile
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing.connection import wait
 from pathlib import Path
 
 from ... import backend
@@ -24,8 +29,11 @@ from ...machine import memory_gb
 from ...settings import DATA_ENV, STAGES
 from .. import coursedir, records
 from ..nbgrader_cmd import nbgrader
-from . import prepare, sandbox, writer
+from ..untrusted import Refused, is_plain_dir, read_regular
+from . import cgroups, prepare, sandbox, writer
 from .job import _failed, grade_job
+
+MAX_NOTEBOOK = 64 * 1024**2
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 TEMPLATES = Path(coursedir.GRADING) / "templates"
@@ -36,16 +44,22 @@ def find_jobs(course_dir, stages=None, students=None):
     that cannot be a submission."""
     root = coursedir.students_dir(course_dir)
     jobs, skipped = [], []
-    for student_dir in sorted(root.iterdir()) if root.is_dir() else []:
+    for student_dir in sorted(root.iterdir()) if is_plain_dir(root) else []:
         student = student_dir.name
-        if not student_dir.is_dir() or (students and student not in students):
+        if students and student not in students:
+            continue
+        if not is_plain_dir(student_dir):
+            if student_dir.is_symlink():
+                skipped.append(f"submitted/{student}: a symbolic link, not followed")
             continue
         if not STUDENT_ID.match(student):
             skipped.append(f"submitted/{student}: not a student id (letters, digits, . _ @ -)")
             continue
         for stage in stages or STAGES:
             path = coursedir.notebook(course_dir, coursedir.Kind.SUBMITTED, stage, student)
-            if path.is_file():
+            if path.parent.is_symlink():
+                skipped.append(f"submitted/{student}/{stage}: a symbolic link, not followed")
+            elif os.path.lexists(path):
                 jobs.append((student, stage, path))
     return jobs, skipped
 
@@ -63,10 +77,13 @@ def templates(course_dir, stages, log):
         if not (saved.is_file() and stamp.is_file() and stamp.read_text().strip() == digest
                 and coursedir.gradebook(course_dir).is_file()):
             log(f"Registering {stage} in the gradebook (nbgrader generate_assignment)...")
-            with tempfile.TemporaryDirectory(prefix="malaria-lab-release-") as scratch:
+            scratch = tempfile.mkdtemp(prefix="malaria-lab-release-")
+            try:
                 nbgrader(["generate_assignment", stage, "--force",
                           f"--CourseDirectory.release_directory={scratch}"], course_dir)
                 text = (Path(scratch) / stage / f"{stage}.ipynb").read_text(encoding="utf-8")
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
             write_text(saved, text)
             write_text(stamp, digest + "\n")
         out[stage] = saved.read_text(encoding="utf-8")
@@ -108,73 +125,117 @@ def grade(course_dir, stages=None, students=None, workers=None, scheduler=None, 
         sandbox.bwrap()
     jobs, skipped = find_jobs(course_dir, stages, students)
     if not jobs:
-        raise MalariaLabError(f"No submissions to grade in {course_dir / 'submitted'}"
+        raise MalariaLabError(f"No submissions to grade in {coursedir.students_dir(course_dir)}"
                               + (f" for {', '.join(stages)}" if stages != STAGES else "") + ".",
                               "Collect them first (nbgrader collect, zip_collect), or make one with "
                               "`malaria-lab course submission`.")
     made = templates(course_dir, sorted({s for _, s, _ in jobs}), log)
-    if not scheduler:
-        prepare.warm_fallbacks()  # once here, before the workers start
     workers = workers or default_workers(limits)
     settings = {"threads": max(1, (os.cpu_count() or 1) // workers),
                 "keras_backend": os.environ.get("KERAS_BACKEND"), "data": os.environ.get(DATA_ENV)}
+    machine = None if scheduler else prepare.here(settings)  # once here, before the workers start
     payloads, done = [], []
     for student, stage, path in jobs:
-        submission = path.read_bytes()
+        try:
+            submission = read_regular(path, MAX_NOTEBOOK)
+        except (OSError, Refused) as err:
+            skipped.append(f"submitted/{student}/{stage}: not graded, {err}")
+            continue
         fingerprint = _fingerprint(submission, made[stage], limits, sandboxed)
         if not force and _already(course_dir, stage, student, fingerprint):
             done.append((student, stage))
             continue
         payloads.append({"student": student, "stage": stage, "submission": submission.decode("utf-8", "replace"),
                          "template": made[stage], "limits": limits.to_dict(), "sandbox": sandboxed,
-                         "settings": settings, "fingerprint": fingerprint,
+                         "settings": settings, "fingerprint": fingerprint, "machine": machine,
                          "submitted": writer.timestamp(course_dir, student, stage)})
     start = time.perf_counter()
-    results = _run(payloads, workers, scheduler, progress, log)
-    saved = []
-    for result in results:
-        if result.get("trace"):
-            coursedir.grading_dir(course_dir).mkdir(exist_ok=True)
-            with open(coursedir.grading_dir(course_dir) / "errors.log", "a", encoding="utf-8") as log_file:
-                log_file.write(f"--- {result['record']['student']} {result['record']['stage']}\n{result['trace']}\n")
-        saved.append(writer.write(course_dir, result))
-    summary = _summary(saved, done, skipped, sandboxed, workers, scheduler, time.perf_counter() - start)
+    saved, enforced = [], None
+    for payload, result in _run(payloads, workers, scheduler, progress):
+        enforced = result.get("limits") or enforced
+        saved.append(dict(_save(course_dir, payload, result), worker_mb=result.get("worker_mb")))
+    if enforced is None:
+        group, why_not = (cgroups.make(limits, settings["threads"]) if sandboxed else (None, "not sandboxed"))
+        enforced = cgroups.describe(group, why_not, limits, settings["threads"])
+        if group is not None:
+            group.remove()
+    summary = _summary(saved, done, skipped, sandboxed, workers, scheduler, time.perf_counter() - start, enforced)
     write_json(coursedir.grading_dir(course_dir) / "summary.json", summary)
     log(format_summary(summary))
     return summary
 
 
-def _run(payloads, workers, scheduler, progress, log):
-    """Each payload's result, as the jobs finish (one failure never stops the rest)."""
+def _save(course_dir, payload, result):
+    """Write one job's result; whatever goes wrong is that job's problem, in its summary line."""
+    student, stage = payload["student"], payload["stage"]
+    try:
+        if result.get("trace"):
+            _log_error(course_dir, student, stage, result["trace"])
+        return writer.write(course_dir, result, student, stage)
+    except Exception as err:  # a result that cannot be saved must not stop the class
+        _log_error(course_dir, student, stage, "".join(traceback.format_exception(err)))
+        return dict(_crashed(payload, err, "the grader could not save this job's result")["record"],
+                    score=0.0, exercises=[])
+
+
+def _log_error(course_dir, student, stage, text):
+    folder = coursedir.grading_dir(course_dir)
+    folder.mkdir(exist_ok=True)
+    with open(folder / "errors.log", "a", encoding="utf-8") as log_file:
+        log_file.write(f"--- {student} {stage}\n{text}\n")
+
+
+def _run(payloads, workers, scheduler, progress):
+    """(payload, result) of each job, as the jobs finish (one failure never stops the rest)."""
     from tqdm.auto import tqdm  # the bar only for a run that shows it
 
     bar = tqdm(total=len(payloads), disable=not progress or not payloads, unit="job", desc="grading")
     failed = 0
-    for payload, result in _results(payloads, workers, scheduler):
+    for payload, result in (_on_dask(payloads, scheduler) if scheduler else _local(payloads, workers)):
         failed += result["record"]["status"] != "graded"
         bar.set_postfix(failed=failed, last=f"{result['record']['seconds']:.0f}s", refresh=False)
         bar.update()
-        yield result
+        yield payload, result
     bar.close()
 
 
-def _results(payloads, workers, scheduler):
-    if scheduler:
-        yield from _on_dask(payloads, scheduler)
-        return
-    if workers == 1:
-        for payload in payloads:
-            yield payload, _safely(payload)
-        return
+def _child(payload, conn, target):
+    """One job in a process of its own (see :func:`_local`)."""
+    try:
+        conn.send(target(payload))
+    finally:
+        conn.close()
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(grade_job, p): p for p in payloads}
-        for future in as_completed(futures):
-            payload = futures[future]
+
+def _local(payloads, workers, target=None):
+    """Each job in a process of its own, at most ``workers`` at once: a process that dies (killed
+    for memory, a crash in a library) costs only its own job. Processes fork from a server that
+    has the grader loaded, so a job starts in milliseconds. ``target`` (a module-level function)
+stands in for grading, for tests."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    pending, running = list(payloads), {}
+    while pending or running:
+        while pending and len(running) < workers:
+            payload = pending.pop(0)
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(target=_child, args=(payload, send, target or _safely), daemon=True)
+            process.start()
+            send.close()
+            running[receive] = (process, payload)
+        for receive in wait(list(running)):
+            process, payload = running.pop(receive)
             try:
-                yield payload, future.result()
-            except Exception as err:  # the worker itself broke (not the student's code)
-                yield payload, _crashed(payload, err)
+                result = receive.recv()
+            except (EOFError, OSError):
+                result = None
+            receive.close()
+            process.join(timeout=60)
+            if process.is_alive():
+                process.kill()
+                process.join()
+            yield payload, result if result is not None else _crashed(
+                payload, RuntimeError(f"its worker process died (exit status {process.exitcode})"))
 
 
 def _on_dask(payloads, address):
@@ -208,24 +269,26 @@ def _safely(payload):
         return _crashed(payload, err)
 
 
-def _crashed(payload, err):
+def _crashed(payload, err, what="the grader failed on this job"):
+    """The result of a job the grader could not finish through no fault of the student's."""
     record = {"version": records.VERSION, "student": payload["student"], "stage": payload["stage"],
               "sandbox": payload["sandbox"], "fingerprint": "", "submitted": payload.get("submitted"),
               "max_score": load_stage(payload["stage"]).points, "feedback": None}
-    result = _failed(record, f"the grader failed on this job ({type(err).__name__}: {str(err)[:200]}; "
-                             "grading/errors.log has the details)", time.perf_counter())
+    result = _failed(record, f"{what} ({type(err).__name__}: {str(err)[:200]}; grading/errors.log has the "
+                             "details; grade again to retry)", time.perf_counter())
     result["trace"] = "".join(traceback.format_exception(err, chain=True))
+    result["grader_fault"] = True
     return result
 
 
-def _summary(saved, done, skipped, sandboxed, workers, scheduler, seconds):
+def _summary(saved, done, skipped, sandboxed, workers, scheduler, seconds, enforced):
     jobs = [{"student": r["student"], "stage": r["stage"], "status": r["status"], "score": r["score"],
              "max_score": r["max_score"], "problem": r["problem"], "notes": r["notes"],
-             "seconds": r["seconds"]} for r in saved]
+             "seconds": r["seconds"], "worker_mb": r.get("worker_mb")} for r in saved]
     return {"sandbox": sandboxed, "workers": workers, "scheduler": scheduler, "wall_seconds": round(seconds, 1),
             "graded": sum(j["status"] == "graded" for j in jobs),
             "failed": sum(j["status"] != "graded" for j in jobs),
-            "unchanged": len(done), "skipped": skipped, "jobs": jobs}
+            "unchanged": len(done), "skipped": skipped, "limits": enforced, "jobs": jobs}
 
 
 def format_summary(summary):
@@ -235,6 +298,7 @@ def format_summary(summary):
              f"worker(s)" + (f" on {summary['scheduler']}" if summary["scheduler"] else "") + "."]
     if not summary["sandbox"]:
         lines.append("NOT SANDBOXED (--no-sandbox): students' code ran with your rights.")
+    lines.append("Limits per job: " + "; ".join(f"{k} {v}" for k, v in (summary.get("limits") or {}).items()))
     by_stage = {}
     for job in summary["jobs"]:
         by_stage.setdefault(job["stage"], []).append(job)

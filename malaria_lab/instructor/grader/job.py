@@ -1,14 +1,20 @@
 """One grading job: one student's notebook for one stage, run in a sandboxed kernel, every
-exercise graded by the trusted checks, the verdict written into the check cells.
+exercise graded by the checks in a sandboxed checker (:mod:`.checker`), the verdict written into
+the check cells.
 
 :func:`grade_job` takes plain data and returns plain data (JSON-able), so the same job runs in a
-local worker process or on a Dask cluster; it reads and writes nothing of the course's, only a
-temporary folder of its own.
+local worker process or on a Dask cluster. It reads and writes nothing of the course's: its only
+folder is a private one (mode 0700) that no sandbox sees; the sandboxes see only the parts of it
+bound in on purpose (the kernel's sockets, its connection file read-only, the checks' scratch
+folder). Where the grader may make cgroups (:mod:`.cgroups`), the kernel with all its children is
+in one, and the checker in another with the same caps.
 """
 
-import contextlib
 import copy
+import os
+import resource
 import shutil
+import subprocess
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -17,13 +23,13 @@ from pathlib import Path
 import nbformat
 
 from ...checks import load_stage
-from ...checks.results import NOT_ATTEMPTED, NotAttempted, Result, Stopped
+from ...checks.results import NOT_ATTEMPTED, Result
 from .. import records
-from . import merge, prepare
+from . import cgroups, merge, prepare, sandbox
+from .checker import Checker
 from .feedback import feedback_html
-from .kernel import Kernel, KernelStopped
-from .remote import RemoteNamespace
-from .sandbox import Limits
+from .inert import inert
+from .kernel import Kernel, KernelStopped, launcher
 
 MAX_RESTARTS = 2
 
@@ -42,34 +48,55 @@ def _stopped_output(reason):
                                "text": f"Stopped by the grader: {reason}\n"})
 
 
-def _kernel_env(job, machine_env):
-    env = {"HOME": str(job / "home"), "NBGRADER_EXECUTION": "autograde", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "MALARIA_LAB_CACHE": str(job / "cache"), "PYTHONDONTWRITEBYTECODE": "1",
-           "MPLCONFIGDIR": str(job / "home" / ".matplotlib"), "KERAS_HOME": str(job / "home" / ".keras"),
-           "IPYTHONDIR": str(job / "home" / ".ipython"), "PATH": "/usr/local/bin:/usr/bin:/bin"}
+def _kernel_env(home, machine_env):
+    """The kernel's environment: its home, caches and work folder in ``home`` (``/job`` inside
+    the sandbox), nbgrader's autograde mode."""
+    env = {"HOME": f"{home}/home", "NBGRADER_EXECUTION": "autograde", "MALARIA_LAB_CACHE": f"{home}/cache",
+           "MPLCONFIGDIR": f"{home}/home/.matplotlib", "KERAS_HOME": f"{home}/home/.keras",
+           "IPYTHONDIR": f"{home}/home/.ipython", "TMPDIR": "/tmp", "PATH": "/usr/local/bin:/usr/bin:/bin"}
     env.update(machine_env)
     return env
 
 
+def uses_keras(decl):
+    """Whether a stage's checks handle Keras objects (its notebook imports Keras)."""
+    return "import keras" in decl.prelude
+
+
 class _Run:
     """The state of one job while its notebook runs."""
-    def __init__(self, payload, job):
-        self.payload, self.job = payload, job
-        self.limits = Limits(**payload["limits"])
-        read_only, machine_env = prepare.here(payload.get("settings") or {})
-        self.kernel = Kernel(job, self.limits, _kernel_env(job, machine_env), read_only,
-                             sandboxed=payload["sandbox"])
-        self.decl = load_stage(payload["stage"])
+
+    def __init__(self, payload, private):
+        self.limits = sandbox.Limits(**payload["limits"])
+        sandboxed = payload["sandbox"]
+        settings = payload.get("settings") or {}
+        read_only, machine_env = payload.get("machine") or prepare.here(settings)
+        threads = int(settings.get("threads", 1))
+        # The kernel and the checker each in a cgroup of its own: what the student's processes take
+        # never starves the checks, and a checker that runs out of memory never takes the kernel.
+        self.group, why_not = cgroups.make(self.limits, threads) if sandboxed else (None, "not sandboxed")
+        self.checker_group = cgroups.make(self.limits, threads)[0] if self.group is not None else None
+        self.enforced = cgroups.describe(self.group, why_not, self.limits, threads)
+        scratch = private / "checks"
+        scratch.mkdir(mode=0o700)
+        self.mounted = sandboxed and _mount_tmpfs(scratch, self.limits.disk_mb)
+        if self.mounted:
+            self.enforced["disk"] = "sized tmpfs folders (counted as memory), the checks' folder included"
+        if sandboxed:
+            home, binds = sandbox.JOB, [sandbox.Bind(str(scratch), sandbox.CHECKS, writable=True)]
+        else:
+            home, binds = str(private / "job"), []
+            for sub in ("home", "cache", "work"):
+                (private / "job" / sub).mkdir(parents=True)
+        self.scratch = scratch
+        self.kernel = Kernel(private, self.limits, _kernel_env(home, machine_env), read_only,
+                             sandboxed=sandboxed, group=self.group, binds=binds)
+        decl = load_stage(payload["stage"])
+        self.checker = Checker(payload["stage"], uses_keras(decl), launcher(self.limits, self.checker_group),
+                               read_only, machine_env, scratch, sandboxed)
         self.done = []  # code cells that ran without being stopped, to replay after a restart
         self.problems, self.restarts = [], 0
         self.deadline = time.monotonic() + self.limits.notebook_seconds
-        self.seconds = {"kernel": 0.0, "cells": 0.0, "checks": 0.0}
-        self.slowest = []  # (seconds, what)
-
-    def _timed(self, kind, what, start):
-        took = time.perf_counter() - start
-        self.seconds[kind] += took
-        self.slowest = sorted(self.slowest + [(round(took, 2), what)], reverse=True)[:5]
 
     def _recover(self, reason):
         """After the kernel stopped: note why, start a new one and replay what had run."""
@@ -77,6 +104,8 @@ class _Run:
         if self.restarts >= MAX_RESTARTS:
             return False
         self.restarts += 1
+        if self.group is not None:  # nothing of the stopped kernel may hold the job's memory or tasks
+            self.group.kill()
         self.kernel.start()
         for source in self.done:
             try:
@@ -85,44 +114,59 @@ class _Run:
                 return False
         return True
 
-    def code(self, cell, label):
+    def _left(self):
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise KernelStopped(f"the notebook ran past its {self.limits.notebook_seconds:g} s")
-        start = time.perf_counter()
+        return left
+
+    def _notices(self):
+        """What the watchdog did without stopping the kernel (say, stopped extra processes)."""
+        while self.kernel.notices:
+            notice = self.kernel.notices.pop(0)
+            if notice not in self.problems:
+                self.problems.append(notice)
+
+    def code(self, cell, label):
+        left = self._left()
         try:
             cell.outputs, _ = self.kernel.run(cell.source, min(self.limits.cell_seconds, left), label)
             self.done.append(cell.source)
-            self._timed("cells", label, start)
         except KernelStopped as err:
             cell.outputs = [_stopped_output(err.reason)]
             if not err.alive and not self._recover(err.reason):
                 raise
+        finally:
+            self._notices()
 
     def check(self, cell, ex):
-        start = time.perf_counter()
-        with _temporary_dir(self.job / "checks"):
-            try:
-                result = ex.run(namespace=RemoteNamespace(self.kernel, ex.names), hidden=True)
-            except (NotAttempted, Stopped) as err:
-                status = NOT_ATTEMPTED if isinstance(err, NotAttempted) else "wrong"
-                result = Result(ex.id, ex.title, status, f"Not graded: {err}", 0.0, ex.points)
+        """Grade ``ex`` in the checker; its time counts against the notebook's, and one exercise's
+        checks get a cell's time (and the grace a timed-out call gets to stop)."""
+        deadline = time.monotonic() + min(self._left(), self.limits.cell_seconds + 15)
+        result = self.checker.check(ex, self.kernel, deadline, self.limits.cell_seconds)
+        self._notices()
         cell.outputs = _verdict_outputs(result)
-        self._timed("checks", f"checks of {ex.id}", start)
         if self.kernel.km is None and not self._recover(f"the kernel stopped while {ex.id} was checked"):
             raise KernelStopped(self.problems[-1])
         return result
 
+    def close(self):
+        self.kernel.shutdown()
+        self.checker.stop()
+        for group in (self.group, self.checker_group):
+            if group is not None:
+                group.remove()
+        if self.mounted:
+            subprocess.run(["umount", "-l", str(self.scratch)], capture_output=True)
 
-@contextlib.contextmanager
-def _temporary_dir(path):
-    """Checks make their test files where the sandbox sees them (the job's folder, same path)."""
-    path.mkdir(exist_ok=True)
-    before, tempfile.tempdir = tempfile.tempdir, str(path)
-    try:
-        yield
-    finally:
-        tempfile.tempdir = before
+
+def _mount_tmpfs(path, size_mb):
+    """A sized tmpfs on ``path`` where the grader may mount one (root); False elsewhere."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return False
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={int(size_mb)}m,mode=0700,nosuid,nodev",
+                           "tmpfs", str(path)], capture_output=True)
+    return done.returncode == 0
 
 
 def _answers(cells):
@@ -135,16 +179,16 @@ def grade_job(payload):
 
     ``payload``: student, stage, submission (notebook JSON), template (the release notebook
     JSON), limits (:class:`.sandbox.Limits` fields), sandbox (bool), settings (see
-    :func:`.prepare.here`), fingerprint, submitted.
+    :func:`.prepare.here`), fingerprint, submitted; optionally machine (what :func:`.prepare.here`
+    gives, worked out once by a local runner).
     """
     start = time.perf_counter()
-    job = Path(tempfile.mkdtemp(prefix="malaria-lab-job-"))
-    for sub in ("home", "cache", "work"):
-        (job / sub).mkdir()
+    private = Path(tempfile.mkdtemp(prefix="malaria-lab-job-"))
     decl = load_stage(payload["stage"])
     base = {"version": records.VERSION, "student": payload["student"], "stage": payload["stage"],
             "sandbox": bool(payload["sandbox"]), "fingerprint": payload["fingerprint"],
             "submitted": payload.get("submitted"), "max_score": decl.points, "feedback": None}
+    run = None
     try:
         try:
             submission = nbformat.reads(payload["submission"], as_version=4)
@@ -152,12 +196,11 @@ def grade_job(payload):
             return _failed(base, f"the submitted file is not a notebook ({type(err).__name__})", start)
         template = nbformat.reads(payload["template"], as_version=4)
         cells, notes = merge.merge(submission, template)
-        run = _Run(payload, job)
+        run = _Run(payload, private)
         results = {}
         try:
-            began = time.perf_counter()
+            run.checker.start()  # it loads the checks (and Keras) while the notebook runs
             run.kernel.start()
-            run.seconds["kernel"] = time.perf_counter() - began
             for i, cell in enumerate(cells):
                 if cell.cell_type != "code":
                     continue
@@ -169,8 +212,6 @@ def grade_job(payload):
         except KernelStopped as err:
             if err.reason not in run.problems:
                 run.problems.append(err.reason)
-        finally:
-            run.kernel.shutdown()
         answers = _answers(cells)
         exercises = []
         for ex in decl:
@@ -178,18 +219,19 @@ def grade_job(payload):
                 ex.id, ex.title, NOT_ATTEMPTED, f"Not graded: {run.problems[-1] if run.problems else 'not run'}.",
                 0.0, ex.points)
             exercises.append(dict(result.to_dict(), answer=answers.get(ex.id)))
-        record = dict(base, status="graded", problem="; ".join(run.problems) or None, notes=notes,
-                      exercises=exercises, score=round(sum(e["points"] for e in exercises), 6),
-                      graded_at=_now(), seconds=round(time.perf_counter() - start, 2))
-        autograded = copy.deepcopy(template)
-        autograded.cells = cells
-        began = time.perf_counter()
-        page = feedback_html(autograded, record)
-        timings = dict({k: round(v, 2) for k, v in run.seconds.items()}, slowest=run.slowest,
-                       feedback=round(time.perf_counter() - began, 2))
-        return {"record": record, "autograded": nbformat.writes(autograded), "feedback": page, "timings": timings}
+        record = records.bounded(dict(
+            base, status="graded", problem="; ".join(run.problems) or None, notes=notes, exercises=exercises,
+            score=round(sum(e["points"] for e in exercises), 6), graded_at=_now(),
+            seconds=round(time.perf_counter() - start, 2)))
+        graded = copy.deepcopy(template)
+        graded.cells = cells
+        return {"record": record, "autograded": nbformat.writes(inert(graded)),
+                "feedback": feedback_html(graded, record), "limits": run.enforced,
+                "worker_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
     finally:
-        shutil.rmtree(job, ignore_errors=True)
+        if run is not None:
+            run.close()
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def _failed(base, problem, start):

@@ -1,13 +1,20 @@
 """One student's kernel, seen from the trusted side: started in the sandbox, fed one cell at a
-time, asked to call a function (:meth:`Kernel.request`), watched for memory and processes, and
-stopped. Nothing the kernel sends is run or unpickled here: outputs are kept as notebook
-outputs, answers are JSON files read with a size limit.
+time, asked to call a function (:meth:`Kernel.request`), watched, and stopped.
+
+Nothing of the grader's lives where the kernel can write. Each start gets two new folders in the
+job's private folder (which the sandbox cannot see): one for the connection file, bound
+read-only, and one for the kernel's sockets, bound read-write; the grader connects only after it
+has checked that every socket is the kernel's own (no student code has run yet) and never
+reconnects, so a socket the student later replaces leads nowhere. The kernel's output streams go
+to a pipe the grader reads. Requests travel inside the code the kernel runs, and answers come
+back as the kernel's own messages; ZeroMQ refuses any message over :data:`MAX_MESSAGE`.
+Outputs are cut to size, metadata included, per cell and per job.
 """
 
 import itertools
 import json
 import os
-import signal
+import stat
 import sys
 import threading
 import time
@@ -18,11 +25,17 @@ import nbformat
 
 from ...checks.results import Stopped
 from . import sandbox
+from .checker import Drain
+from .remote import ANSWER_MIME
 
 GB = 1024**3
-MAX_ANSWER = 64 * 1024**2
+MAX_MESSAGE = 96 * 1024**2
+MAX_ANSWER = 80 * 1024**2
 MAX_OUTPUTS = 200
 MAX_TEXT = 100_000
+MAX_OUTPUT = 8 * 1024**2
+MAX_METADATA = 16 * 1024
+LAUNCH = str(Path(__file__).with_name("launch.py"))
 
 
 class KernelStopped(Exception):
@@ -35,65 +48,117 @@ class KernelStopped(Exception):
         self.alive = alive
 
 
-class Kernel:
-    """A kernel for one job in ``job_dir`` (sandboxed unless ``sandboxed`` is False)."""
+def launcher(limits, group):
+    """The isolated launcher's command line: limits and the job's cgroups in, nothing of the
+    environment (``-I``) or of site-packages (``-S``) read."""
+    settings = dict(limits.to_dict(), cgroups=group.procs if group is not None else [])
+    return [sys.executable, "-I", "-S", LAUNCH, json.dumps(settings)]
 
-    def __init__(self, job_dir, limits, env, read_only=(), sandboxed=True):
-        self.job = Path(job_dir)
+
+class Kernel:
+    """A kernel for one job; ``private`` is the job's folder that only the grader sees."""
+
+    def __init__(self, private, limits, env, read_only=(), sandboxed=True, group=None, binds=()):
+        self.private = Path(private)
         self.limits = limits
         self.env = env
         self.read_only = read_only
         self.sandboxed = sandboxed
+        self.group = group
+        self.binds = list(binds)
         self.km = self.kc = None
-        self.requests = itertools.count()
+        self.starts = itertools.count(1)
         self.breach = None
+        self.drain = None
+        self.output_bytes = 0
+        self.own = set()  # the processes the kernel runs in (sandbox and kernel), never "extra"
+        self.refused = 0
+        self.notices = []  # what the watchdog did that the job should report (plain text)
 
     # --- life ---------------------------------------------------------------------------------
 
-    def _argv(self):
-        kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    def _argv(self, sockets, connection):
+        kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection / "kernel.json")]
         if self.sandboxed:
-            kernel = sandbox.argv(self.job, kernel, self.read_only, self.env)
-        # The launcher is run as a file: it needs nothing but the standard library.
-        launch = [sys.executable, str(Path(__file__).with_name("launch.py")), json.dumps(self.limits.to_dict())]
-        return launch + kernel
+            binds = [sandbox.Bind(str(connection), str(connection)),
+                     sandbox.Bind(str(sockets), str(sockets), writable=True), *self.binds]
+            kernel = sandbox.argv(kernel, self.read_only, self.env, binds=binds,
+                                  job_folders=("home", "cache", "work"), disk_mb=self.limits.disk_mb)
+        return launcher(self.limits, self.group) + kernel
 
     def start(self):
-        # jupyter_client loads only when a kernel starts (it is not needed to read results).
+        # jupyter_client and zmq load only when a kernel starts (they are not needed to read results).
+        import zmq
         from jupyter_client import KernelManager
         from jupyter_client.kernelspec import KernelSpec
 
-        argv = self._argv()
+        n = next(self.starts)
+        sockets, connection = self.private / f"sockets-{n}", self.private / f"connection-{n}"
+        sockets.mkdir(mode=0o700)
+        connection.mkdir(mode=0o700)
+        argv = self._argv(sockets, connection)
 
         class SandboxKernelManager(KernelManager):
+            deferred = True
+
             @property
             def kernel_spec(self):
                 return KernelSpec(argv=argv, display_name="malaria-lab sandbox", language="python",
                                   interrupt_mode="message", env={})
 
-        self.starts = getattr(self, "starts", 0) + 1
-        run = self.job / "run" / str(self.starts)  # a new place each start: no stale sockets
-        run.mkdir(parents=True, exist_ok=True)
-        self.km = SandboxKernelManager(transport="ipc", ip=str(run / "kernel"),
-                                       connection_file=str(run / "kernel.json"))
+            def _connect_control_socket(self):
+                if not self.deferred:  # only once the kernel's sockets are checked (see start)
+                    super()._connect_control_socket()
+
+        self.context = zmq.Context()
+        self.context.setsockopt(zmq.RECONNECT_IVL, -1)
+        self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
+        self.km = SandboxKernelManager(transport="ipc", ip=str(sockets / "kernel"),
+                                       connection_file=str(connection / "kernel.json"), context=self.context)
         # Sandboxed, bwrap sets the kernel's environment itself (--clearenv, --setenv).
         env = self.env if not self.sandboxed else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        log = open(run / "kernel.log", "ab")  # the kernel's own chatter, kept out of the grader's terminal
+        read_end, write_end = os.pipe()
         try:
-            self.km.start_kernel(env=env, cwd=str(self.job), stdout=log, stderr=log)
+            self.km.start_kernel(env=env, cwd=str(self.private) if self.sandboxed else self.env["HOME"],
+                                 stdout=write_end, stderr=write_end)
         finally:
-            log.close()
-        self.kc = self.km.client()
+            os.close(write_end)
+        self.drain = Drain(read_end)
+        self._await_sockets(sockets)
+        self.km.deferred = False
+        self.kc = self.km.client(context=self.context)
         self.kc.start_channels()
         try:
             self.kc.wait_for_ready(timeout=60)
         except RuntimeError as err:
             raise KernelStopped(f"the kernel did not start ({err})") from None
         self.breach = None
+        self.own = self.members()
+        self.refused = self.group.refused_tasks() if self.group is not None else 0
 
-    def restart(self):
-        self.shutdown()
-        self.start()
+    def _await_sockets(self, sockets, timeout=60):
+        """Wait until the kernel has made each of its sockets, and check that each is a socket."""
+        names = [f"kernel-{port}" for port in self.km.ports]
+        deadline = time.monotonic() + timeout
+        while True:
+            found = {}
+            for name in names:
+                try:
+                    found[name] = os.lstat(sockets / name).st_mode
+                except FileNotFoundError:
+                    pass
+            if len(found) == len(names):
+                if not all(stat.S_ISSOCK(m) for m in found.values()):
+                    raise KernelStopped("the kernel's sockets are not sockets")
+                return
+            if time.monotonic() > deadline or not self.km.is_alive():
+                raise KernelStopped(f"the kernel did not start ({self.log_tail()})")
+            time.sleep(0.05)
+
+    def log_tail(self, limit=300):
+        """The end of what the kernel process printed (for the grader's own log)."""
+        text = self.drain.tail.decode("utf-8", "replace") if self.drain else ""
+        return " ".join(text.split())[-limit:] or "it printed nothing"
 
     def shutdown(self):
         if self.kc is not None:
@@ -104,7 +169,30 @@ class Kernel:
             except Exception:  # already gone
                 pass
             _kill_tree(self._pid())
+            self.context.destroy(linger=0)
         self.km = self.kc = None
+
+    def members(self):
+        """The job's processes: its cgroup's where it has one (orphans included), else the
+        kernel's process tree."""
+        if self.group is not None:
+            return self.group.pids()
+        pid = self._pid()
+        return set(_tree(pid)) if pid is not None else set()
+
+    def stop_extras(self):
+        """Kill every process the student's code started, keeping the kernel; True once none is left."""
+        for _ in range(50):
+            extras = self.members() - self.own
+            if not extras:
+                return True
+            for pid in extras:
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+            time.sleep(0.02)
+        return not (self.members() - self.own)
 
     def _pid(self):
         provisioner = getattr(self.km, "provisioner", None)
@@ -113,119 +201,144 @@ class Kernel:
 
     # --- running code -------------------------------------------------------------------------
 
-    def run(self, code, timeout, label):
-        """Run ``code``; returns (outputs as nbformat dicts, error name or None). Raises
+    def run(self, code, timeout, label, answer=False):
+        """Run ``code``; returns (outputs as nbformat dicts, error name or None), or with
+        ``answer`` the last answer :func:`.remote.serve` published (text, or None). Raises
         :class:`KernelStopped` past the time limit (after trying to interrupt), or when the kernel
         dies or breaks a memory or process limit."""
-        msg_id = self.kc.execute(code, store_history=True, allow_stdin=False)
-        outputs, error = [], None
+        msg_id = self.kc.execute(code, store_history=not answer, allow_stdin=False)
+        outputs, error, answered = [], None, None
         deadline = time.monotonic() + timeout
-        watch = _Watch(self)
+        watch = _Watch(self, label)
         interrupted = False
-        while True:
-            if self.breach:
-                self._stop()
-                raise KernelStopped(self.breach.format(where=label))
-            if not self.km.is_alive():
-                self._stop()
-                raise KernelStopped(f"the kernel died in {label} (out of memory, or the code ended the process)")
-            if time.monotonic() > deadline:
-                if interrupted:
-                    self._stop()
-                    raise KernelStopped(f"timed out in {label} after {timeout:g} s (and ignored the interrupt)")
-                self.km.interrupt_kernel()
-                interrupted, deadline = True, time.monotonic() + 10
-            try:
-                msg = self.kc.get_iopub_msg(timeout=0.2)
-            except Empty:
-                continue
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "status" and content.get("execution_state") == "idle":
-                break
-            if kind == "clear_output":
-                outputs.clear()
-            elif kind in ("stream", "display_data", "execute_result", "error"):
-                if kind == "error":
-                    error = content.get("ename", "Error")
-                if len(outputs) < MAX_OUTPUTS:
-                    outputs.append(_output(kind, content))
-        watch.stop()
+        try:
+            while True:
+                if self.breach:
+                    self.shutdown()
+                    raise KernelStopped(self.breach.format(where=label))
+                if not self.km.is_alive():
+                    why = ("used more than its memory" if self.group is not None and self.group.out_of_memory()
+                           else "out of memory, or the code ended the process")
+                    self.shutdown()
+                    raise KernelStopped(f"the kernel died in {label} ({why})")
+                if time.monotonic() > deadline:
+                    if interrupted:
+                        self.shutdown()
+                        raise KernelStopped(f"timed out in {label} after {timeout:g} s (and ignored the interrupt)")
+                    self.km.interrupt_kernel()
+                    interrupted, deadline = True, time.monotonic() + 10
+                try:
+                    msg = self.kc.get_iopub_msg(timeout=0.2)
+                except Empty:
+                    continue
+                except Exception as err:  # a forged, replayed or broken message: the kernel's doing
+                    self.shutdown()
+                    raise KernelStopped(f"the kernel sent a message that is not valid in {label} "
+                                        f"({type(err).__name__})") from None
+                if not isinstance(msg, dict) or not isinstance(msg.get("parent_header"), dict):
+                    continue
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                kind, content = msg.get("msg_type"), msg.get("content")
+                if not isinstance(content, dict):
+                    continue
+                if kind == "status" and content.get("execution_state") == "idle":
+                    break
+                if kind == "display_data" and isinstance(content.get("data"), dict) and ANSWER_MIME in content["data"]:
+                    answered = content["data"][ANSWER_MIME]
+                elif kind == "clear_output":
+                    outputs.clear()
+                elif kind in ("stream", "display_data", "execute_result", "error"):
+                    if kind == "error":
+                        error = content.get("ename", "Error")
+                    if not answer:
+                        self._keep(outputs, kind, content)
+        finally:
+            watch.stop()
         if interrupted:
             raise KernelStopped(f"timed out in {label} after {timeout:g} s", alive=True)
-        return outputs, error
+        return (answered if isinstance(answered, str) else None) if answer else (outputs, error)
 
-    def request(self, message, timeout=None, label="a check"):
-        """Ask the kernel's :func:`.remote.serve` to answer ``message``; returns the answer (JSON
-        data), or raises :class:`~malaria_lab.checks.results.Stopped`."""
-        rpc = self.job / "rpc"
-        rpc.mkdir(exist_ok=True)
-        n = next(self.requests)
-        request, answer = rpc / f"{n}.in.json", rpc / f"{n}.out.json"
-        request.write_text(json.dumps(message), encoding="utf-8")
-        code = (f"__import__('malaria_lab.instructor.grader.remote', fromlist=['serve']).serve({str(request)!r})")
-        timeout = timeout or self.limits.cell_seconds
+    def _keep(self, outputs, kind, content):
+        """Add one output, cut to size; past the job's budget, one note instead."""
+        if len(outputs) >= MAX_OUTPUTS:
+            return
+        budget = self.limits.output_mb * 1024**2 - self.output_bytes
         try:
-            self.run(code, timeout, label)
+            output = _plain_output(kind, content)
+            size = len(json.dumps(output, allow_nan=False))
+        except (ValueError, TypeError, RecursionError):  # not plain JSON: not kept
+            output, size = None, MAX_OUTPUT + 1
+        if size > min(MAX_OUTPUT, budget):
+            note = (f"[an output of {size / 1024**2:.1f} MB was not kept: over the grader's limit of "
+                    f"{min(MAX_OUTPUT, max(budget, 0)) / 1024**2:.1f} MB]\n")
+            if outputs and outputs[-1].get("text") == note:
+                return
+            output, size = _plain_output("stream", {"name": "stderr", "text": note}), len(note) + 64
+        self.output_bytes += size
+        last = outputs[-1] if outputs else None
+        if (output["output_type"] == "stream" and last is not None and last.get("output_type") == "stream"
+                and last.get("name") == output["name"] and len(last["text"]) + len(output["text"]) <= MAX_TEXT):
+            last["text"] += output["text"]  # as nbclient does: one stream output per name in a row
+            return
+        outputs.append(nbformat.from_dict(output))
+
+    def request(self, body, timeout, label="a check"):
+        """Have the kernel's :func:`.remote.serve` answer ``body`` (a JSON request, bytes); returns
+        the answer (bytes, unread here), or raises :class:`~malaria_lab.checks.results.Stopped`."""
+        literal = repr(body.decode("utf-8", "replace"))
+        code = f"__import__('malaria_lab.instructor.grader.remote', fromlist=['serve']).serve({literal})"
+        try:
+            answer = self.run(code, timeout, label, answer=True)
         except KernelStopped as err:
-            raise Stopped(f"Your code {err.reason}.") from None
-        try:
-            if answer.stat().st_size > MAX_ANSWER:
-                raise Stopped("Your function's answer is too large to check.")
-            data = json.loads(answer.read_text(encoding="utf-8"), parse_constant=_refuse)
-        except FileNotFoundError:
+            raise Stopped(f"Calling your code stopped: {err.reason}.") from None
+        if answer is None:
             raise Stopped("The notebook's kernel did not answer (did the notebook replace Python's "
-                          "built-in functions?).") from None
-        except ValueError:
-            raise Stopped("The notebook's kernel sent an answer that is not valid JSON.") from None
-        finally:
-            for path in (request, answer):
-                path.unlink(missing_ok=True)
-        if not isinstance(data, dict):
-            raise Stopped("The notebook's kernel sent an answer of the wrong form.")
+                          "built-in functions?).")
+        data = answer.encode("utf-8", "replace")
+        if len(data) > MAX_ANSWER:
+            raise Stopped("Your function's answer is too large to check.")
         return data
-
-    def _stop(self):
-        self.shutdown()
-
-
-def _refuse(name):
-    raise ValueError(name)
-
-
-def _output(kind, content):
-    """An nbformat output from a kernel message, text cut to a sane length."""
-    return nbformat.from_dict(_plain_output(kind, content))
 
 
 def _plain_output(kind, content):
+    """An nbformat output from a kernel message: known fields only, texts cut, metadata bounded."""
     if kind == "stream":
         return {"output_type": "stream", "name": "stderr" if content.get("name") == "stderr" else "stdout",
                 "text": _cut(content.get("text", ""))}
     if kind == "error":
+        traceback = content.get("traceback")
         return {"output_type": "error", "ename": _cut(content.get("ename", ""), 200),
                 "evalue": _cut(content.get("evalue", ""), 2000),
-                "traceback": [_cut(t, 5000) for t in content.get("traceback", [])[:60]]}
-    data = {k: (_cut(v) if isinstance(v, str) else v) for k, v in (content.get("data") or {}).items()
-            if isinstance(k, str) and len(str(v)) < 8 * 1024**2}
-    out = {"output_type": kind, "data": data, "metadata": content.get("metadata") or {}}
+                "traceback": [_cut(t, 5000) for t in (traceback if isinstance(traceback, list) else [])[:60]]}
+    raw = content.get("data")
+    data = {k: (_cut(v) if isinstance(v, str) and not k.startswith("image/") else v)
+            for k, v in (raw if isinstance(raw, dict) else {}).items()
+            if isinstance(k, str) and len(k) < 200 and k != ANSWER_MIME}
+    metadata = content.get("metadata")
+    try:
+        if not isinstance(metadata, dict) or len(json.dumps(metadata, allow_nan=False)) > MAX_METADATA:
+            metadata = {}
+    except (ValueError, TypeError, RecursionError):
+        metadata = {}
+    out = {"output_type": kind, "data": data, "metadata": metadata}
     if kind == "execute_result":
-        out["execution_count"] = content.get("execution_count")
+        count = content.get("execution_count")
+        out["execution_count"] = count if type(count) is int else None
     return out
 
 
 def _cut(text, limit=MAX_TEXT):
-    text = text if isinstance(text, str) else str(text)
+    text = text if isinstance(text, str) else str(text)[:limit]
     return text if len(text) <= limit else text[:limit] + f"\n... ({len(text) - limit} more characters cut)"
 
 
 class _Watch:
-    """Polls the kernel's process tree while code runs: memory of the whole tree, and how many
-    processes, against the job's limits (rlimits cap each process; this caps them together)."""
+    """Polls the job while code runs: memory (the job's cgroup where there is one, else the
+    kernel's process tree) and how many processes, against the job's limits."""
 
-    def __init__(self, kernel):
-        self.kernel = kernel
+    def __init__(self, kernel, label):
+        self.kernel, self.label = kernel, label
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
@@ -234,21 +347,37 @@ class _Watch:
         self.done.set()
 
     def _loop(self):
-        limits = self.kernel.limits
+        kernel, limits = self.kernel, self.kernel.limits
         while not self.done.wait(0.25):
-            pid = self.kernel._pid() if self.kernel.km is not None else None
+            pid = kernel._pid() if kernel.km is not None else None
             if pid is None:
                 return
-            tree = _tree(pid)
-            rss = sum(_rss(p) for p in tree)
-            if rss > limits.memory_gb * 1.25 * GB:
-                self.kernel.breach = (f"used more than {limits.memory_gb:g} GB of memory in {{where}} "
-                                      f"({rss / GB:.1f} GB) and was stopped")
-            elif len(tree) > limits.processes:
-                self.kernel.breach = (f"started more than {limits.processes} processes in {{where}} and was stopped")
-            if self.kernel.breach:
+            used = kernel.group.memory_bytes() if kernel.group is not None else None
+            used = used if used is not None else sum(_rss(p) for p in _tree(pid))
+            if used > limits.memory_gb * 1.25 * GB:
+                kernel.breach = (f"used more than {limits.memory_gb:g} GB of memory in {{where}} "
+                                 f"({used / GB:.1f} GB) and was stopped")
+            elif len(kernel.members() - kernel.own) >= limits.processes or self._refused():
+                # Where a cgroup caps the job, its extra processes go and the kernel goes on (the
+                # cell sees its forks fail); without one, forks cannot be bounded, so the job stops.
+                if kernel.group is not None and kernel.stop_extras():
+                    kernel.notices.append(f"started more than {limits.processes} processes in {self.label}; "
+                                          "they were stopped")
+                else:
+                    kernel.breach = f"started more than {limits.processes} processes in {{where}} and was stopped"
+            if kernel.breach:
                 _kill_tree(pid)
                 return
+
+    def _refused(self):
+        group = self.kernel.group
+        if group is None:
+            return False
+        refused = group.refused_tasks()
+        if refused > self.kernel.refused:
+            self.kernel.refused = refused
+            return True
+        return False
 
 
 def _children():
@@ -286,6 +415,6 @@ def _kill_tree(pid):
         return
     for p in reversed(_tree(pid)):
         try:
-            os.kill(p, signal.SIGKILL)
+            os.kill(p, 9)
         except OSError:
             pass

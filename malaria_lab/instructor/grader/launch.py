@@ -1,7 +1,11 @@
-"""Start a student's kernel under resource limits: ``python -m malaria_lab.instructor.grader.launch
-LIMITS_JSON COMMAND...`` sets the limits on itself, then becomes ``COMMAND`` (bwrap, or the
-kernel itself without a sandbox), which inherits them. Standard library only: it runs before
-anything of the course's is imported."""
+"""Start a sandboxed process under the job's limits: ``python -I -S launch.py LIMITS_JSON
+COMMAND...`` joins the job's cgroups (the ``cgroups`` entry: files to write its pid to), sets
+rlimits on itself, then becomes ``COMMAND`` (bwrap, or the process itself without a sandbox),
+which inherits them.
+
+It runs outside the sandbox, so it is started isolated (``-I``: no environment variables, user
+site or current folder; ``-S``: no site-packages, so no ``.pth`` file anywhere runs) and imports
+the standard library only (a test checks it)."""
 
 import json
 import os
@@ -36,8 +40,18 @@ def _tasks_of_this_user():
     return count
 
 
+def _join(procs_files):
+    for path in procs_files:
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+        try:
+            os.write(fd, str(os.getpid()).encode())
+        finally:
+            os.close(fd)
+
+
 def main(argv):
     limits, command = json.loads(argv[0]), argv[1:]
+    _join(limits.get("cgroups") or ())
     gb = 1024**3
     _set("RLIMIT_DATA", limits["memory_gb"] * gb)
     _set("RLIMIT_FSIZE", limits["file_mb"] * 1024**2)

@@ -1,50 +1,50 @@
 """Calling a student's function across the sandbox's wall.
 
-Inside the sandbox, :func:`serve` runs in the student's kernel: it reads a request file, looks
-the function up in the notebook's names, calls it with the decoded arguments and writes the
-encoded answer beside the request. Outside, :class:`RemoteNamespace` gives a check its
-student's names as :class:`RemoteFunction` proxies, so the check's logic (and the verdict) stays
-in the trusted process and only plain data comes back (:mod:`.wire`).
+Inside the student's kernel, :func:`serve` answers one request given to it as a literal in the
+code the grader runs: it looks the function up in the notebook's names, calls it with the decoded
+arguments and publishes the encoded answer as a display message of its own type
+(:data:`ANSWER_MIME`), which the grader takes out of the kernel's messages. No file carries
+either side.
+
+In the checker (:mod:`.check_runner`, a sandbox of its own), :class:`RemoteNamespace` gives a
+check its student's names as :class:`RemoteFunction` proxies whose calls travel through the
+grader to the kernel; the values come back as plain data (:mod:`.wire`), decoded there.
 """
 
+import hashlib
 import json
-import os
 
 from ...checks.engine import remember_alias
-from ...checks.results import NotAttempted, Wrong
+from ...checks.results import NotAttempted, StudentRaised, Wrong
 from . import wire
 
-
-class StudentRaised(Exception):
-    """The student's function raised ``student_type`` (any BaseException) with ``message``."""
-
-    def __init__(self, student_type, message):
-        super().__init__(message)
-        self.student_type = student_type
+ANSWER_MIME = "application/vnd.malaria-lab.answer+json"
 
 
-# --- inside the sandbox ------------------------------------------------------------------------
+class Op:
+    """What a request asks of the kernel."""
+    DESCRIBE = "describe"
+    CALL = "call"
 
 
-def serve(request_path):
+# --- inside the student's kernel --------------------------------------------------------------
+
+
+def serve(request_text):
     """Answer one request (see the module docstring); never raises into the notebook."""
     import IPython  # runs in the student's kernel, where IPython is
+    from IPython.display import publish_display_data  # see above
 
     names = IPython.get_ipython().user_ns
-    answer_path = request_path.replace(".in.json", ".out.json")
     try:
-        with open(request_path, encoding="utf-8") as handle:
-            request = json.load(handle)
-        if request["op"] == "describe":
+        request = json.loads(request_text)
+        if request["op"] == Op.DESCRIBE:
             answer = {"names": {n: _kind(names, n) for n in request["names"]}}
         else:
             answer = _call(names[request["name"]], wire.decode(request["args"]))
     except BaseException as err:  # the student's code may raise anything, SystemExit included
         answer = {"raised": type(err).__name__, "message": _message(err)}
-    tmp = answer_path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(answer, allow_nan=False))
-    os.replace(tmp, answer_path)
+    publish_display_data({ANSWER_MIME: json.dumps(answer, allow_nan=False)})
 
 
 def _kind(names, name):
@@ -71,7 +71,24 @@ def _message(err):
         return ""
 
 
-# --- outside: the trusted side ----------------------------------------------------------------
+# --- in the checker ----------------------------------------------------------------------------
+
+
+# Answers that could not be decoded, by digest: a check that asks again for the same answer (a
+# network too large to rebuild, say) gets the same refusal at once.
+_REFUSED = {}
+
+
+def _decoded(text):
+    digest = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
+    if digest in _REFUSED:
+        raise _REFUSED[digest]
+    try:
+        return wire.decode(text)
+    except wire.WireError as err:
+        if len(_REFUSED) < 64:
+            _REFUSED[digest] = err
+        raise
 
 
 class RemoteFunction:
@@ -82,7 +99,7 @@ class RemoteFunction:
         self.__name__ = name
 
     def __call__(self, *args, **kwargs):
-        answer = self.session.request({"op": "call", "name": self.__name__,
+        answer = self.session.request({"op": Op.CALL, "name": self.__name__,
                                        "args": wire.encode([list(args), kwargs])})
         if "raised" in answer:
             kind, message = str(answer["raised"])[:80], str(answer.get("message", ""))[:1000]
@@ -90,7 +107,7 @@ class RemoteFunction:
                 raise NotImplementedError(message)
             raise StudentRaised(kind, message)
         try:
-            result = wire.decode(answer.get("result", "null"))
+            result = _decoded(str(answer.get("result", "null")))
         except wire.WireError as err:
             raise Wrong(f"`{self.__name__}` returned something that cannot be checked: {err}.") from None
         alias = answer.get("same_as_arg")
@@ -106,7 +123,7 @@ class RemoteNamespace:
     """The student's names as a check reads them (``name in ns``, ``ns[name]``), asked for once."""
 
     def __init__(self, session, names):
-        answer = session.request({"op": "describe", "names": list(names)})
+        answer = session.request({"op": Op.DESCRIBE, "names": list(names)})
         kinds = answer.get("names") if isinstance(answer.get("names"), dict) else None
         if kinds is None:
             raise NotAttempted("the notebook's kernel did not say which names it defines.")
@@ -116,7 +133,7 @@ class RemoteNamespace:
             if kind == "function":
                 self.values[name] = RemoteFunction(session, name)
             elif isinstance(kind, str) and kind != "missing":
-                self.values[name] = wire._opaque(kind)
+                self.values[name] = wire.opaque(kind)
 
     def __contains__(self, name):
         return name in self.values

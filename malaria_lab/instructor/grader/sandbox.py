@@ -1,15 +1,17 @@
-"""The operating system's sandbox around a student's kernel: bubblewrap, and resource limits.
+"""The operating system's sandbox around a student's kernel and around the checker: bubblewrap,
+and what each may see.
 
 Inside: the filesystem read-only and reduced to what Python and the course need (the system's
 ``/usr``, ``/lib``, ``/etc``, this Python and its packages, the course package, the course's
-fallback data), the job's own folder the only place to write (with a private ``/tmp``); the
-course folder, the gradebook, other students' files and the instructor's home are not there; no
-network (a network namespace of its own); new PID, IPC and UTS namespaces; no capabilities. The
-kernel talks to the grader over Unix sockets in the job's folder (ZeroMQ's ipc transport).
+fallback data); the only places to write are tmpfs folders of a set size that live and die with
+the sandbox (``/tmp``, and the kernel's ``/job`` with its home, caches and work folder) and the
+folders the grader binds in on purpose (:class:`Bind`): the checks' shared scratch folder, and
+for a kernel the folder of its sockets. Nothing the grader itself reads or runs is there. No
+network (a network namespace of its own); new PID, IPC, UTS and cgroup namespaces; no
+capabilities; the sandbox dies with its parent.
 
-Limits (set by :mod:`.launch` before the kernel starts, and watched from outside by
-:class:`.kernel.Kernel`): memory per process (``RLIMIT_DATA``) and for the whole tree, processes,
-file size, open files, CPU seconds, and wall time per cell and per notebook.
+Limits are set by :mod:`.launch` before the sandbox starts (rlimits, the job's cgroup) and
+watched from outside by :class:`.kernel.Kernel`.
 """
 
 import os
@@ -24,8 +26,10 @@ from pathlib import Path
 from ...errors import MalariaLabError
 
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
-# TensorFlow and NumPy read the CPU's topology here.
+# TensorFlow and NumPy read the CPU's topology here (read-only).
 OPTIONAL_PATHS = ("/sys/devices/system/cpu", "/sys/fs/cgroup")
+JOB = "/job"
+CHECKS = "/checks"
 BWRAP_FIX = ("Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) on a Linux machine that allows "
              "unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1), or grade with "
              "--no-sandbox on a machine where running students' code with your rights is acceptable.")
@@ -33,16 +37,26 @@ BWRAP_FIX = ("Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) on 
 
 @dataclass(frozen=True)
 class Limits:
-    """What one job's kernel may use."""
+    """What one job may use."""
     memory_gb: float = 3.0
     processes: int = 256
     file_mb: int = 1024
     open_files: int = 4096
     cell_seconds: float = 120.0
     notebook_seconds: float = 900.0
+    disk_mb: int = 1024  # each tmpfs folder of the job (counted as memory where cgroups apply)
+    output_mb: float = 20.0  # the graded notebook's outputs, all cells together, metadata included
 
     def to_dict(self):
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Bind:
+    """A folder of the grader's made visible inside the sandbox at ``inside``."""
+    host: str
+    inside: str
+    writable: bool = False
 
 
 def bwrap():
@@ -78,12 +92,15 @@ def _outermost(paths):
     return kept
 
 
-def argv(job_dir, command, read_only=(), env=None, program=None):
-    """The bwrap command line that runs ``command`` (a list) in the sandbox for ``job_dir``."""
+def argv(command, read_only=(), env=None, binds=(), job_folders=(), disk_mb=1024, program=None):
+    """The bwrap command line that runs ``command`` (a list) in a sandbox: ``read_only`` paths,
+    ``binds`` (:class:`Bind`), and when ``job_folders`` are named a tmpfs ``/job`` holding them
+    (the working directory); ``/tmp`` is always a tmpfs of its own."""
     program = program or bwrap()
-    # A private /tmp first: the read-only paths and the job's folder may lie under /tmp.
+    size = str(int(disk_mb) * 1024**2)
+    # A private /tmp first: the read-only paths and the grader's binds may lie under /tmp.
     args = [program, "--die-with-parent", "--new-session", "--unshare-all", "--cap-drop", "ALL",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+            "--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/tmp"]
     for path in SYSTEM_PATHS:
         if os.path.lexists(path):
             args += ["--ro-bind", path, path] if not os.path.islink(path) else ["--symlink", os.readlink(path), path]
@@ -92,8 +109,13 @@ def argv(job_dir, command, read_only=(), env=None, program=None):
     for path in _outermost([*python_paths(), *read_only]):
         if not any(path == s or path.startswith(s + "/") for s in SYSTEM_PATHS):
             args += ["--ro-bind", path, path]
-    job = str(Path(job_dir).resolve())
-    args += ["--bind", job, job, "--chdir", job, "--clearenv"]
+    if job_folders:
+        args += ["--size", size, "--tmpfs", JOB]
+        for folder in job_folders:
+            args += ["--dir", f"{JOB}/{folder}"]
+    for bind in binds:
+        args += ["--bind" if bind.writable else "--ro-bind", bind.host, bind.inside]
+    args += ["--chdir", JOB if job_folders else "/", "--clearenv"]
     for key, value in sorted((env or {}).items()):
         args += ["--setenv", key, str(value)]
     return args + ["--", *command]

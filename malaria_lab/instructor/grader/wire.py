@@ -6,7 +6,12 @@ scalars (no object arrays), paths, the course's own records (``ImageRef``, ``Row
 and models as their configuration (rebuilt with Keras' ``safe_mode``, so no code of the student's
 comes back), Keras callbacks as their settings. Anything else arrives as an :class:`Opaque`
 stand-in with the type's name, so a check can say "returned a Foo" and nothing of Foo runs. The
-decoder checks every tag and size before it builds anything.
+decoder checks every tag and size before it builds anything, and raises nothing but
+:class:`WireError`.
+
+Values are decoded in two places only, both sandboxed: arguments in the student's kernel, and
+answers in the checker (:mod:`.check_runner`), so a student's Keras configuration is never
+rebuilt in the grader's own process.
 """
 
 import base64
@@ -23,6 +28,9 @@ import numpy as np
 MAX_BYTES = 64 * 1024**2
 MAX_ITEMS = 2_000_000
 MAX_DEPTH = 40
+# A Keras configuration larger than this is not rebuilt (the course's networks need a few kB).
+MAX_CONFIG_BYTES = 1024**2
+MAX_CONFIG_LAYERS = 1000
 DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
           "float16", "float32", "float64", "complex64", "complex128"}
 RECORDS = {"malaria_lab.data.layout.ImageRef", "malaria_lab.split.Row"}
@@ -55,7 +63,7 @@ class Opaque:
 _OPAQUE_TYPES = {}
 
 
-def _opaque(type_name, description=""):
+def opaque(type_name, description=""):
     name = (str(type_name).rsplit(".", 1)[-1] or "object")[:80]
     cls = _OPAQUE_TYPES.setdefault(name, type(name, (Opaque,), {}))
     return cls(str(description)[:200])
@@ -75,7 +83,7 @@ def encode(value):
 
 
 def _enc(v, depth):
-    if depth > MAX_DEPTH:
+    if depth >= MAX_DEPTH:
         return {"__opaque__": ["nested too deep", ""]}
     if v is None or isinstance(v, (bool, str)) or (type(v) is int):
         return v
@@ -156,14 +164,23 @@ def _loaded_keras():
 
 
 def decode(text, max_bytes=MAX_BYTES):
-    """The value in JSON ``text``, every part checked; raises :class:`WireError`."""
+    """The value in JSON ``text``, every part checked; raises :class:`WireError` and no other
+    exception, whatever ``text`` holds."""
+    if not isinstance(text, (str, bytes)):
+        raise WireError("the answer is not text")
     if len(text) > max_bytes:
         raise WireError(f"the answer is larger than {max_bytes // 1024**2} MB")
     try:
         data = json.loads(text, parse_constant=_no_constant)
     except (ValueError, RecursionError) as err:
-        raise WireError(f"the answer is not valid JSON ({err})") from None
-    return _Decoder().value(data, 0)
+        raise WireError(f"the answer is not valid JSON ({' '.join(str(err).split())[:120]})") from None
+    try:
+        return _Decoder().value(data, 0)
+    except WireError:
+        raise
+    except (TypeError, ValueError, OverflowError, KeyError, IndexError, AttributeError, RecursionError,
+            MemoryError) as err:  # a malformed value that got past the checks: still only ours
+        raise WireError(f"a malformed value ({type(err).__name__})") from None
 
 
 def _no_constant(name):
@@ -232,10 +249,11 @@ class _Decoder:
 
     def _ndarray(self, body, d, depth):
         dtype, shape, data = _list(body, 3)
-        if dtype not in DTYPES or not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
+        if (dtype not in DTYPES or not isinstance(shape, list) or len(shape) > 32
+                or not all(type(n) is int and 0 <= n <= MAX_BYTES for n in shape)):
             raise WireError("a malformed array")
         raw = _b64(data)
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)
         if count * np.dtype(dtype).itemsize != len(raw):
             raise WireError("an array whose data does not match its shape")
         self.items += count // 64
@@ -264,7 +282,7 @@ class _Decoder:
 
     def _opaque(self, body, d, depth):
         name, description = _list(body, 2)
-        return _opaque(_str(name), _str(description))
+        return opaque(_str(name), _str(description))
 
     def _callback(self, body, d, depth):
         name, settings = _list(body, 2)
@@ -319,6 +337,9 @@ def rebuild_keras(config, compile_config=None):
 
     if not isinstance(config, dict):
         raise WireError("a malformed Keras configuration")
+    text = json.dumps(config)
+    if len(text) > MAX_CONFIG_BYTES or text.count('"class_name"') > MAX_CONFIG_LAYERS:
+        raise WireError(f"a Keras configuration of {len(text) // 1024} kB, too large to check")
     try:
         obj = keras.saving.deserialize_keras_object(config, safe_mode=True)
         if compile_config is not None:

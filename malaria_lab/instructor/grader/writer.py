@@ -3,11 +3,13 @@
 the job's JSON record. nbgrader's ``export``, ``release_feedback`` and the formgrader keep
 working on them."""
 
+import json
 import warnings
 from pathlib import Path
 
 from ...atomic import write_text
 from .. import coursedir, records
+from ..untrusted import Refused, read_regular
 
 db_url = coursedir.gradebook_url
 
@@ -16,17 +18,40 @@ def timestamp(course_dir, student, stage):
     """The submission's time from nbgrader's ``timestamp.txt``, as text, or None."""
     path = coursedir.timestamp(course_dir, coursedir.Kind.SUBMITTED, stage, student)
     try:
-        text = path.read_text(encoding="utf-8").strip()
-    except OSError:
+        text = read_regular(path, 256).decode("utf-8", "replace").strip()
+    except (OSError, Refused):
         return None
     return text[:64] or None
 
 
-def write(course_dir, result):
-    """Save one job's result (see :func:`.job.grade_job`); returns its record."""
+class WrongJob(ValueError):
+    """A worker's result names another student or stage than the job it was given."""
+
+
+def earlier(course_dir, stage, student):
+    """The job's last record if it was graded, else None."""
+    try:
+        old = records.validate(json.loads(records.path_of(course_dir, stage, student).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None
+    return old if old["status"] == "graded" else None
+
+
+def write(course_dir, result, student, stage):
+    """Save one job's result (see :func:`.job.grade_job`) as the result of (``student``,
+    ``stage``), the job the grader sent out; returns its record. A failure the student did not
+    cause (``result["grader_fault"]``) never replaces an earlier grade: that grade is kept and
+    returned."""
     course_dir = Path(course_dir)
-    record = records.validate(result["record"])
-    student, stage = record["student"], record["stage"]
+    record = records.validate(records.bounded(result["record"]))
+    if (record["student"], record["stage"]) != (student, stage):
+        raise WrongJob(f"the worker's result names {record['student']!r} {record['stage']!r}")
+    if result.get("grader_fault"):
+        kept = earlier(course_dir, stage, student)
+        if kept is not None:
+            return dict(kept, problem=f"{record['problem']}; the earlier grade is kept")
+        records.write(course_dir, record)
+        return record
     if result.get("autograded"):
         write_text(coursedir.notebook(course_dir, coursedir.Kind.AUTOGRADED, stage, student), result["autograded"])
         stamp = timestamp(course_dir, student, stage)

@@ -1,0 +1,337 @@
+"""The grader's trusted parts, without a sandbox: the frames to the checker, the checker's verdict
+checked field by field, outputs made inert, the feedback page's policy, records cut (never
+refused) for length, files read from submitted/ safely, the isolated launcher, the writer that keeps
+grades a crash did not earn, and worker processes whose death costs only their own job."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from malaria_lab.checks import load_stage
+from malaria_lab.instructor import records
+from malaria_lab.instructor.grader import checker, classgrade, frames, inert, writer
+from malaria_lab.instructor.grader.feedback import CSP, feedback_html
+from malaria_lab.instructor.grader.remote import RemoteNamespace
+from malaria_lab.instructor.untrusted import Refused, read_regular
+
+EX = load_stage("02_split")["q1"]
+
+# --- frames -----------------------------------------------------------------------------------
+
+
+def test_frames_carry_a_header_and_a_body_and_refuse_what_is_too_large():
+    read_fd, write_fd = os.pipe()
+    frames.write(write_fd, {"op": "kernel"}, b"x" * 1000)
+    assert frames.read(read_fd, 1000) == ({"op": "kernel"}, b"x" * 1000)
+    frames.write(write_fd, {"op": "kernel"}, b"x" * 1001)
+    with pytest.raises(frames.FrameError, match="over the limit"):
+        frames.read(read_fd, 1000)
+    os.close(read_fd)
+    os.close(write_fd)
+
+
+@pytest.mark.parametrize("raw", [
+    frames.LENGTHS.pack(10, 0) + b"not json!!", frames.LENGTHS.pack(4, 0) + b"[1] ",
+    frames.LENGTHS.pack(frames.MAX_HEADER + 1, 0), frames.LENGTHS.pack(3, 0) + b"NaN", b"\x00\x00",
+])
+def test_malformed_frames_raise_frame_errors(raw):
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, raw)
+    os.close(write_fd)
+    with pytest.raises(frames.FrameError):
+        frames.read(read_fd, 100)
+    os.close(read_fd)
+
+
+def test_a_silent_checker_is_left_at_its_deadline():
+    read_fd, write_fd = os.pipe()
+    start = time.monotonic()
+    with pytest.raises(frames.FrameError, match="in time"):
+        frames.read(read_fd, 100, deadline=time.monotonic() + 0.3)
+    assert 0.25 < time.monotonic() - start < 2
+    os.close(read_fd)
+    os.close(write_fd)
+
+
+# --- the checker's verdict --------------------------------------------------------------------
+
+
+def _verdict(**changes):
+    good = {"id": "q1", "title": "whatever it says", "status": "correct", "message": "Correct.", "points": 2.0,
+            "max_points": 99, "details": [], "checks": [{"what": "w", "hidden": False, "outcome": "ok", "message": ""}]}
+    good.update(changes)
+    return checker.verdict(EX, json.dumps(good).encode())
+
+
+def test_a_well_formed_verdict_counts_with_the_declaration_s_title_and_points():
+    result = _verdict()
+    assert (result.points, result.max_points, result.title, result.status) == (2.0, EX.points, EX.title, "correct")
+
+
+@pytest.mark.parametrize("changes", [
+    {"points": EX.points + 1}, {"points": -0.5}, {"points": "2"}, {"points": True}, {"id": "q2"},
+    {"status": "excellent"}, {"checks": [{"what": "w", "hidden": "no", "outcome": "ok", "message": ""}]},
+    {"checks": [{"what": "w", "hidden": False, "outcome": "great", "message": ""}]},
+    {"checks": [{"what": "w", "hidden": False, "outcome": "ok", "message": ""}] * 50},
+    {"message": ["not", "text"]}, {"details": "x"},
+])
+def test_a_forged_or_malformed_verdict_scores_nothing(changes):
+    result = _verdict(**changes)
+    assert result.points == 0 and "malformed verdict" in result.message
+
+
+def test_long_texts_in_a_verdict_are_cut_not_refused():
+    result = _verdict(message="m" * 50_000, details=["d" * 50_000])
+    assert result.points == 2.0 and len(result.message) <= 5000 and "cut" in result.message
+
+
+def test_a_verdict_that_is_not_json_or_too_large_scores_nothing():
+    assert checker.verdict(EX, b"{").points == 0
+    assert checker.verdict(EX, b" " * (checker.MAX_RESULT + 1)).points == 0
+
+
+# --- the remote namespace, with a kernel that lies ----------------------------------------------
+
+
+class FakeSession:
+    def __init__(self, answers):
+        self.answers, self.sent = list(answers), []
+
+    def request(self, message):
+        self.sent.append(message)
+        return self.answers.pop(0)
+
+
+def test_the_remote_namespace_asks_once_and_calls_through_the_wire():
+    session = FakeSession([{"names": {"leaked_patients": "function", "rows": "list"}},
+                           {"result": '{"__set__": ["p1"], "frozen": false}', "same_as_arg": None}])
+    ns = RemoteNamespace(session, ["leaked_patients", "rows", "absent"])
+    assert "absent" not in ns and type(ns["rows"]).__name__ == "list"
+    assert ns["leaked_patients"]([1, 2]) == {"p1"}
+    assert session.sent[1]["op"] == "call" and session.sent[1]["name"] == "leaked_patients"
+
+
+@pytest.mark.parametrize("answer, message", [
+    ({"raised": "ValueError", "message": "bad"}, "raised ValueError: bad"),
+    ({"result": '{"__keras__": [5, null]}'}, "cannot be checked"),
+    ({"result": "[" * 10_000}, "cannot be checked"),
+])
+def test_a_hostile_answer_becomes_a_verdict_not_a_crash(answer, message):
+    from malaria_lab.checks.engine import call
+    from malaria_lab.checks.results import Wrong
+
+    session = FakeSession([{"names": {"f": "function"}}, answer])
+    ns = RemoteNamespace(session, ["f"])
+    with pytest.raises(Wrong, match=message):
+        call(ns["f"], 1)
+
+
+# --- inert outputs and the feedback page ---------------------------------------------------------
+
+EVIL_HTML = ('<h1>8 / 8 points</h1><script>document.title="pwned"</script><img src=x onerror="alert(1)">'
+             '<a href="javascript:alert(1)">click</a><iframe src="https://example.org"></iframe>'
+             '<div style="position:fixed;top:0;color:red">over</div><img src="https://tracker.example/p.png">'
+             '<form action="https://example.org"><input></form><meta http-equiv="refresh" content="0;url=https://x">')
+
+
+def _graded_notebook():
+    nb = nbformat.v4.new_notebook()
+    course = nbformat.v4.new_markdown_cell("## The course's own cell <b>bold</b>")
+    course.metadata["nbgrader"] = {"grade_id": "md-1", "locked": True, "solution": False, "grade": False}
+    notes = nbformat.v4.new_markdown_cell("my notes <script>alert(1)</script> [x](javascript:alert(2)) ```")
+    code = nbformat.v4.new_code_cell("display(HTML(...))")
+    code.outputs = [
+        nbformat.from_dict({"output_type": "display_data", "metadata": {"huge": "x"},
+                            "data": {"text/html": EVIL_HTML, "text/plain": "<HTML>"}}),
+        nbformat.from_dict({"output_type": "display_data", "metadata": {},
+                            "data": {"application/javascript": "alert(1)", "image/svg+xml": "<svg onload=alert(1)>"}}),
+        nbformat.from_dict({"output_type": "display_data", "metadata": {"image/png": {"width": 10, "onload": "x"}},
+                            "data": {"image/png": "iVBORw0KGgo=", "text/markdown": "[x](javascript:alert(3))"}}),
+    ]
+    nb.cells = [course, notes, code]
+    return nb
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.handlers, self.urls = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.handlers += [a for a, _ in attrs if a.startswith("on")]
+        self.urls += [v for a, v in attrs if a in ("href", "src") and v]
+
+
+def test_student_outputs_keep_only_what_runs_nothing():
+    nb = inert.inert(_graded_notebook())
+    course, notes, code = nb.cells
+    assert course.source == "## The course's own cell <b>bold</b>"
+    assert notes.source.startswith("*Your notes (shown as text):*") and "````text" in notes.source
+    html_out, dropped, picture = code.outputs
+    parsed = _Tags()
+    parsed.feed(html_out["data"]["text/html"])
+    assert not {"script", "iframe", "form", "input", "meta"} & set(parsed.tags) and parsed.handlers == []
+    assert all(not u.lower().startswith("javascript") for u in parsed.urls)
+    assert "tracker.example" not in html_out["data"]["text/html"] and "position" not in html_out["data"]["text/html"]
+    assert html_out["metadata"] == {}
+    assert set(dropped["data"]) == {"text/plain"} and "not shown" in dropped["data"]["text/plain"]
+    assert set(picture["data"]) == {"image/png"} and picture["metadata"] == {"image/png": {"width": 10}}
+
+
+def test_the_feedback_page_has_the_policy_first_and_no_script_of_the_student():
+    record = {"stage": "02_split", "score": 2.0, "max_score": 8.0, "notes": ["<script>x</script>"], "problem": None,
+              "exercises": [{"id": "q1", "title": "T", "points": 2.0, "max_points": 2.0, "message": "<b>m</b>"}]}
+    page = feedback_html(_graded_notebook(), record)
+    head = page[page.index("<head>"):]
+    assert head.startswith("<head>" + CSP)
+    assert "script-src" not in CSP and "default-src 'none'" in CSP  # no script source at all
+    body = page[page.index("<body"):]
+    parsed = _Tags()
+    parsed.feed(body)
+    assert "alert(1)</script>" not in body and "onerror" not in body
+    assert "&lt;script&gt;x&lt;/script&gt;" in body  # the student's text, shown as text
+    assert parsed.handlers == [] and not any(u.lower().startswith(("javascript", "http")) for u in parsed.urls)
+    assert [t for t in parsed.tags if t in ("script", "iframe", "form", "object", "embed")] == []
+
+
+# --- records ------------------------------------------------------------------------------------
+
+
+def test_records_cut_long_texts_with_a_mark_and_still_validate():
+    record = {"version": 1, "student": "a", "stage": "02_split", "status": "graded", "problem": "p" * 30_000,
+              "notes": ["n" * 25_000], "sandbox": True, "fingerprint": "f", "submitted": None, "graded_at": "t",
+              "seconds": 1.0, "score": 2.0, "max_score": 8.0, "feedback": None,
+              "exercises": [{"id": "q1", "title": "t", "status": "correct", "message": "m" * 40_000, "points": 2.0,
+                             "max_points": 2.0, "details": [], "checks": [], "answer": "# x\n" * 20_000}]}
+    with pytest.raises(ValueError):
+        records.validate(record)
+    kept = records.validate(records.bounded(record))
+    assert len(kept["problem"]) <= records.MAX_TEXT and kept["problem"].endswith("more characters)")
+    assert kept["exercises"][0]["answer"].startswith("# x\n") and "cut" in kept["exercises"][0]["answer"]
+
+
+# --- files from submitted/ ------------------------------------------------------------------------
+
+
+def test_reading_a_student_file_follows_no_link_and_never_blocks(tmp_path):
+    (tmp_path / "ok.txt").write_text("2026-01-01 10:00:00")
+    assert read_regular(tmp_path / "ok.txt", 64) == b"2026-01-01 10:00:00"
+    (tmp_path / "secret").write_text("host secret")
+    os.symlink(tmp_path / "secret", tmp_path / "link")
+    os.symlink("/dev/zero", tmp_path / "zero")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "big").write_bytes(b"x" * 100)
+    for name, why in (("link", "symbolic link"), ("zero", "symbolic link"), ("fifo", "not a regular file"),
+                      ("big", "larger than")):
+        start = time.monotonic()
+        with pytest.raises(Refused, match=why):
+            read_regular(tmp_path / name, 64)
+        assert time.monotonic() - start < 1
+    with pytest.raises(Refused, match="not a regular file"):
+        read_regular("/dev/zero", 64)
+
+
+def test_the_writer_reads_timestamps_safely(tmp_path):
+    folder = tmp_path / "submitted" / "a" / "02_split"
+    folder.mkdir(parents=True)
+    os.mkfifo(folder / "timestamp.txt")
+    assert writer.timestamp(tmp_path, "a", "02_split") is None  # a FIFO: not read, not waited on
+
+
+# --- the launcher --------------------------------------------------------------------------------
+
+
+def test_the_launcher_runs_no_code_from_the_environment_or_the_current_folder(tmp_path):
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    marker = tmp_path / "ran"
+    for name in ("json.py", "os.py", "resource.py", "sitecustomize.py", "usercustomize.py"):
+        (evil / name).write_text(f"open({str(marker)!r}, 'w').write('{name}')\n")
+    (evil / "x.pth").write_text(f"import os; open({str(marker)!r}, 'w').write('pth')\n")
+    env = dict(os.environ, PYTHONPATH=str(evil), PYTHONSTARTUP=str(evil / "os.py"), PYTHONUSERBASE=str(evil))
+    from malaria_lab.instructor.grader.kernel import launcher
+    from malaria_lab.instructor.grader.sandbox import Limits
+
+    done = subprocess.run(launcher(Limits(), None) + [sys.executable, "-I", "-c", "print('child ran')"],
+                          cwd=evil, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "child ran" in done.stdout and not marker.exists()
+
+
+# --- the writer and the workers ---------------------------------------------------------------
+
+
+def _result(student, score, status="graded", fault=False):
+    record = {"version": 1, "student": student, "stage": "02_split", "status": status, "problem": None, "notes": [],
+              "sandbox": True, "fingerprint": "f", "submitted": None, "graded_at": "t", "seconds": 1.0,
+              "score": score, "max_score": 8.0, "feedback": None,
+              "exercises": [{"id": "q1", "title": "t", "status": "correct", "message": "m", "points": score,
+                             "max_points": 8.0, "details": [], "checks": [], "answer": None}] if score else []}
+    return {"record": record, "autograded": None, "feedback": None, "grader_fault": fault}
+
+
+def test_a_crash_the_student_did_not_cause_keeps_the_earlier_grade(tmp_path):
+    gradebook = []
+    writer._gradebook, real = (lambda course, record: gradebook.append(record["score"])), writer._gradebook
+    try:
+        writer.write(tmp_path, _result("a", 6.0), "a", "02_split")
+        crashed = _result("a", 0.0, status="failed", fault=True)
+        crashed["record"]["problem"] = "the grader failed on this job"
+        kept = writer.write(tmp_path, crashed, "a", "02_split")
+        assert kept["score"] == 6.0 and "earlier grade is kept" in kept["problem"]
+        on_disk = json.loads(records.path_of(tmp_path, "02_split", "a").read_text())
+        assert on_disk["score"] == 6.0 and gradebook == [6.0]
+    finally:
+        writer._gradebook = real
+
+
+def test_the_writer_saves_a_result_only_as_the_job_it_sent(tmp_path):
+    with pytest.raises(writer.WrongJob):
+        writer.write(tmp_path, _result("mallory", 8.0), "alice", "02_split")
+    assert not records.path_of(tmp_path, "02_split", "mallory").exists()
+
+
+def test_a_worker_that_dies_costs_only_its_own_job():
+    sys.path.insert(0, str(Path(__file__).parent))
+    payloads = [{"student": s, "stage": "02_split", "sandbox": True} for s in ("a", "victim", "b", "c")]
+    got = {p["student"]: r for p, r in classgrade._local(payloads, 2, target=__import__("grader_targets").echo_or_die)}
+    assert set(got) == {"a", "victim", "b", "c"}
+    assert got["victim"]["grader_fault"] and "worker process died (exit status 9)" in got["victim"]["record"]["problem"]
+    assert all(got[s]["record"]["status"] == "graded" for s in "abc")
+    assert len({got[s]["pid"] for s in "abc"}) == 3  # each job in a process of its own
+
+
+def test_a_result_that_cannot_be_saved_is_that_job_s_problem(tmp_path, monkeypatch):
+    def broken(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(writer, "write", broken)
+    saved = classgrade._save(tmp_path, {"student": "a", "stage": "02_split", "sandbox": True}, _result("a", 8.0))
+    assert saved["status"] == "failed" and "could not save" in saved["problem"]
+    assert "disk full" in (tmp_path / "grading" / "errors.log").read_text()
+
+
+def test_the_grader_uses_no_temporary_directory_api_with_known_link_bugs():
+    grader = Path(classgrade.__file__).parent
+    users = [p.name for p in grader.glob("*.py") if "TemporaryDirectory" in p.read_text()]
+    assert users == [], "use mkdtemp and shutil.rmtree (fd-based, follows no link); see CVE-2023-6597"
+
+
+def test_a_threaded_drain_keeps_only_the_tail():
+    read_fd, write_fd = os.pipe()
+    drain = checker.Drain(read_fd, keep=10)
+    writer_thread = threading.Thread(target=lambda: (os.write(write_fd, b"a" * 100 + b"0123456789"),
+                                                     os.close(write_fd)))
+    writer_thread.start()
+    writer_thread.join()
+    drain.thread.join(5)
+    assert drain.tail == b"0123456789"
