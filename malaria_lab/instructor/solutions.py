@@ -25,10 +25,10 @@ other good ones): compare it with yours, run the notebook to see every check pas
 
 def solutions_notebook(course_dir, stage):
     """The notebook that releases ``stage``'s solutions (see the module's docstring)."""
+    policy = course_settings.read(course_dir).solutions
     release = coursedir.notebook(course_dir, coursedir.Kind.RELEASE, stage)
     if not release.is_file():
         raise MalariaLabError(f"No release notebook at {release}.", "Run `malaria-lab course build` first.")
-    policy = course_settings.read(course_dir).solutions
     nb = make_submission(release, stage, "solution")
     call = policy_call(policy, stage)
     imports = [c for c in nb.cells if c.cell_type == "code" and call in c.source]

@@ -277,9 +277,10 @@ def test_a_copy_and_its_original_show_side_by_side_with_what_matched(planted):
 def test_an_exercise_where_honest_answers_agree_is_not_telling(planted):
     e = findings(planted, "06_evaluate", "q4")  # everyone gave the published solution
     assert [f.kind for f in e.findings] == [similarity.Kind.PUBLISHED] and len(e.findings[0].students) == 9
-    short = similarity.exercise_similarity("04_build_cnn", load_stage("04_build_cnn")["q2"], [], similarity.Fingerprints())
+    prints = similarity.Fingerprints()
+    short = similarity.exercise_similarity("04_build_cnn", load_stage("04_build_cnn")["q2"], [], prints)
     assert not short.telling and "too short" in short.why_not_telling
-    alike = similarity.exercise_similarity("05_train", load_stage("05_train")["q1"], [], similarity.Fingerprints())
+    alike = similarity.exercise_similarity("05_train", load_stage("05_train")["q1"], [], prints)
     assert alike.honest_flagged >= 1 and not alike.telling and "would be listed too" in alike.why_not_telling
 
 
