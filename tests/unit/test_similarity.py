@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from malaria_lab.checks import load_stage
+from malaria_lab.checks import STAGES, load_stage
 from malaria_lab.instructor import records as job_records
 from malaria_lab.instructor.report import build_report, similarity, variants
 from malaria_lab.instructor.report.simulate import Simulator
@@ -210,6 +210,19 @@ def test_the_honest_answers_of_this_test_are_correct(stage, ex_id):
         exec(decl.prelude, namespace)
         exec(code if student == "frank" else ex.with_answer(code), namespace)
         assert ex.run(namespace=namespace, hidden=True).status == "correct", student
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_variants_the_report_measures_exercises_on_are_correct(stage):
+    decl = load_stage(stage)
+    for ex in decl:
+        assert len(variants.of(stage, ex.id)) >= 2, f"{stage} {ex.id}: write at least two variants"
+        for k, code in enumerate(variants.of(stage, ex.id)):
+            namespace = {"__name__": "__main__"}
+            exec(decl.prelude, namespace)
+            exec(ex.with_answer(code), namespace)
+            result = ex.run(namespace=namespace, hidden=True)
+            assert result.status == "correct", (ex.id, k, result.message)
 
 
 @pytest.mark.parametrize("stage, ex_id", sorted(HONEST))

@@ -60,20 +60,19 @@ def n_images(sub):
 return {"Parasitized": n_images("Parasitized"), "Uninfected": n_images("Uninfected")}
 ''',
     ],
-    "q3": [
+    "q3": [  # a one-line task: honest answers are alike, as students write them
         '''\
-patients = Counter()
+return Counter([Path(path).name.split("_IMG_")[0] for path in paths])
+''',
+        '''\
+counts = Counter()
 for p in paths:
-    patients[Path(p).name.partition("_IMG_")[0]] += 1
-return patients
+    counts[Path(p).name.split("_IMG_")[0]] += 1
+return counts
 ''',
         '''\
 import os
-return Counter([os.path.basename(str(path)).split("_IMG_")[0] for path in paths])
-''',
-        '''\
-ids = [Path(p).name[: Path(p).name.index("_IMG_")] for p in paths]
-return Counter(ids)
+return Counter(os.path.basename(p).partition("_IMG_")[0] for p in paths)
 ''',
     ],
 }
