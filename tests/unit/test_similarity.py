@@ -235,6 +235,20 @@ def test_no_two_independently_written_answers_are_alike(stage, ex_id):
     assert len(scores) == 6 and max(scores) < similarity.THRESHOLD, scores
 
 
+def test_normalising_keeps_what_the_code_does_and_maps_back_to_it():
+    code = ('def f(rows, k=2):\n    total = 0  # the sum\n\n    for row in rows:\n'
+            '        total += len(row) * k\n    return f"{total}"\n')
+    renamed = code.replace("total", "acc").replace("row", "r").replace("# the sum", "")
+    a, b = similarity.fingerprint(code), similarity.fingerprint(renamed)
+    assert a.filtered_code == b.filtered_code == "defF(V,V=2):V=0forVinV:V+=len(V)*VreturnS"
+    f = similarity.Finding(similarity.Kind.SIMILAR, ["a"], ["b"], (1.0, 1.0), True, ("a", code), ("b", renamed), (a, b))
+    left, _ = f.marks()
+    covered = "".join(code[s:e] for s, e in left)
+    assert "for row in rows:" in covered and "total += len(row) * k" in covered
+    broken = similarity.fingerprint('x = """never closed\n  if y:\n dedented')  # does not tokenize
+    assert broken.filtered_code.startswith("V=")
+
+
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
     """A class of 02_split and 06_evaluate: the planted copies and the honest answers; every other
