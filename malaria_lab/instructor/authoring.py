@@ -262,6 +262,15 @@ def write_sources(course_dir, stages=STAGES):
     return written
 
 
+def _policy_of(text):
+    """The solutions policy a built notebook's text was made for (None when it is not a notebook)."""
+    try:
+        meta = nbformat.reads(text, as_version=4).metadata.get("malaria_lab", {})
+    except Exception:  # a damaged file: said to be stale as any other difference
+        return None
+    return meta.get("solutions", Solutions.SELF_STUDY.value)
+
+
 def stale_sources(course_dir, stages=STAGES):
     """One line per source notebook that is not what its text notebook builds (empty when none)."""
     problems = []
@@ -275,6 +284,11 @@ def stale_sources(course_dir, stages=STAGES):
         if not path.is_file():
             problems.append(f"{path} is missing: run `malaria-lab course build`.")
         elif path.read_text(encoding="utf-8") != text:
+            was, now = _policy_of(path.read_text(encoding="utf-8")), _policy_of(text)
+            if None not in (was, now) and was != now:
+                problems.append(f"{path} was built for solutions policy {was!r}; course.toml now says {now!r}: "
+                                "run `malaria-lab course build` (and commit the notebooks).")
+                continue
             problems.append(
                 f"{path} is not what {text_path(course_dir, stage)} builds. It is generated: edit "
                 f"the text notebook course/{TEXT_DIR}/{stage}.md (or the exercise in "

@@ -116,7 +116,8 @@ def test_a_changed_policy_makes_the_notebooks_stale(graded, tmp_path):
     course = shutil.copytree(graded, tmp_path / "course")
     assert authoring.stale_sources(course) == []
     (course / "course.toml").write_text('[solutions]\npolicy = "self-study"\n')
-    assert len(authoring.stale_sources(course)) == len(STAGES)
+    stale = authoring.stale_sources(course)
+    assert len(stale) == len(STAGES) and all("built for solutions policy 'graded'" in line for line in stale)
     with pytest.raises(MalariaLabError, match="run `malaria-lab course build`"):
         solutions_notebook(course, "06_evaluate")  # a stale release is refused, not released wrong
 
