@@ -154,8 +154,8 @@ _POWERS = np.array([pow(BASE, K - 1 - j, 1 << 64) for j in range(K)], dtype=np.u
 
 _LITERAL = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | {"self"}
 _DROPPED = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
-_STRINGS = {tokenize.STRING: "S"} | ({tokenize.FSTRING_START: "S", tokenize.FSTRING_MIDDLE: "",
-                                      tokenize.FSTRING_END: ""} if hasattr(tokenize, "FSTRING_START") else {})
+# Python 3.12 tokenizes an f-string into parts (3.10 and 3.11: one STRING): it is one "S" either way.
+_FSTRING = (getattr(tokenize, "FSTRING_START", None), getattr(tokenize, "FSTRING_END", None))
 
 
 def normalise(text):
@@ -166,15 +166,19 @@ def normalise(text):
     starts = [0]
     for line in text.splitlines(keepends=True):
         starts.append(starts[-1] + len(line))
-    out, places, previous = [], [], ""
+    out, places, previous, fstrings = [], [], "", 0
     try:
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            if tok.type in _DROPPED:
+            if tok.type in _FSTRING:
+                fstrings += 1 if tok.type == _FSTRING[0] else -1
+                if tok.type == _FSTRING[1] or fstrings > 1:
+                    continue
+            if tok.type in _DROPPED or fstrings and tok.type not in _FSTRING:
                 continue
             if tok.type == tokenize.NAME and tok.string not in _LITERAL:
                 piece = {"def": "F", "class": "O"}.get(previous, "V")
             else:
-                piece = _STRINGS.get(tok.type, tok.string)
+                piece = "S" if tok.type in (tokenize.STRING, _FSTRING[0]) else tok.string
             previous = tok.string
             at = starts[tok.start[0] - 1] + tok.start[1]
             out.append(piece)
