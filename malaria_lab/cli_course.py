@@ -5,7 +5,8 @@
 * ``submission``: a test submission (reference answers, a declared mistake, untouched) put where
   nbgrader collects it, for a dry run of the grading;
 * ``grade``: autograde, feedback and grades for every submission;
-* ``report``: the class report (what the class got wrong, per exercise) and grades for the LMS.
+* ``report``: the class report (what the class got wrong, per exercise) and grades for the LMS;
+* ``solutions``: a stage's solutions notebook, to hand out after the deadline in a graded course.
 """
 
 import re
@@ -148,6 +149,20 @@ def _report(args):
     return 0
 
 
+def _solutions(args):
+    # nbformat loads only for the command that needs it.
+    from .instructor.solutions import write_solutions
+
+    course, [stage] = _course(args.course_dir), _stages([args.stage])
+    if args.out is not None and args.out.suffix != ".ipynb":
+        raise MalariaLabError(f"--out {args.out} is not a notebook file name.", "Give a path ending in .ipynb.")
+    path = write_solutions(course, stage, args.out)
+    print("wrote", path)
+    print("Hand it out (LMS, nbgrader release_assignment, or commit it for Colab and Binder): students open it "
+          "beside their own notebook.")
+    return 0
+
+
 def add_commands(sub, command):
     """Add ``course`` and its subcommands to the ``malaria-lab`` parser."""
     group = command("course", None, "Instructors: build, check and grade the course (run `malaria-lab course -h`).")
@@ -201,4 +216,10 @@ def add_commands(sub, command):
     a.add_argument("--lms", choices=("canvas", "generic"), default="canvas",
                    help="canvas.csv in Canvas's gradebook layout (default), or grades.csv, one row per student")
     a.add_argument("--anonymise", action="store_true", help="students under stable pseudonyms, for sharing")
+
+    a = action("solutions", _solutions, "Write a stage's solutions notebook, to release to the class after the "
+               "deadline (a graded course withholds solutions until then).")
+    a.add_argument("--stage", required=True)
+    a.add_argument("--out", type=Path,
+                   help="where to write it (default: COURSE_DIR/solutions/STAGE/STAGE_solutions.ipynb)")
     return group

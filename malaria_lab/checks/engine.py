@@ -23,6 +23,7 @@ import weakref
 from dataclasses import dataclass
 
 from ..quiet import muted
+from . import policy
 from .results import MORE_AT_GRADING, NOT_ATTEMPTED, NotAttempted, Result, Stopped, StudentRaised, Wrong, fmt, show
 
 # The grader's hook for same_object: an answer that came back across the sandbox's wall as a copy
@@ -174,13 +175,19 @@ class Exercise:
         if not self.hints:
             return show(f"{self.id}: no hints for this one.")
         n = max(1, min(int(n), len(self.hints)))
-        more = (f"`{self.id}.hint({n + 1})` says more." if n < len(self.hints)
-                else f"`{self.id}.solution()` shows a solution.")
+        if n < len(self.hints):
+            more = f"`{self.id}.hint({n + 1})` says more."
+        else:  # a graded course does not offer the solution (checks/policy.py)
+            more = ("That is the last hint." if policy.withheld(self.stage)
+                    else f"`{self.id}.solution()` shows a solution.")
         # The hint is its own paragraph: one that opens with a code fence must start a line.
         return show(f"**Hint {n} of {len(self.hints)}** for {self.id}:\n\n{self.hints[n - 1].strip()}\n\n*{more}*")
 
     def solution(self):
-        """A solution, to compare with yours once you have tried."""
+        """A solution, to compare with yours once you have tried; one line instead where the course
+        withholds solutions (see ``checks/policy.py``)."""
+        if policy.withheld(self.stage):
+            return show(policy.WITHHELD.format(id=self.id))
         return show(f"**Solution to {self.id}** ({self.title}):\n\n```python\n{self.solution_code}```")
 
     def __repr__(self):

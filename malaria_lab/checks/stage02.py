@@ -77,8 +77,7 @@ q3 = STAGE.exercise(
         "Make sure no part ends up empty: while only two patients are left, do not give them to "
         "train; while one is left and val is still empty, give it to val. Then collect the classes "
         "(`ref.label`) in each part; when a part lacks one, shuffle again with the same `rng` (the "
-        "split stays reproducible), up to 100 times. The solution (`q3.solution()`) does this in "
-        "twenty lines.",
+        "split stays reproducible), up to 100 times. All of this fits in about twenty lines.",
     ],
     mistakes=[
         # Not reproducible: a new random generator every call.

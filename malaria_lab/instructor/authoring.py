@@ -11,7 +11,8 @@ handed out keep grading. What the text does not spell out comes from elsewhere:
   exercise's declaration in ``malaria_lab/checks/stageNN.py``;
 * ``{{ exercises }}`` in a markdown cell says how many exercises and points the stage has;
 * cells with ``generate: launch | install | imports`` are the Colab/Binder badges, the install
-  set-up cell, and the imports cell (its text, then the stage's prelude and its checks);
+  set-up cell, and the imports cell (its text, then the stage's prelude, its checks and the
+  course's solutions policy from ``course.toml``, which the cell's output names);
 * code cells with ``locked: true`` are set-up cells nbgrader restores when grading; other code
   cells are the learner's to change; every markdown cell is locked.
 """
@@ -24,9 +25,10 @@ import nbformat
 
 from ..atomic import write_text
 from ..checks import load_stage
+from ..checks.policy import Solutions
 from ..errors import MalariaLabError
 from ..settings import STAGES
-from . import coursedir
+from . import course_settings, coursedir
 from .coursedir import TEXT as TEXT_DIR
 
 TEXT_FORMAT = "md:myst"
@@ -122,18 +124,27 @@ def _locked_code(cell_id, source):
     return cell
 
 
-def hint_line(ex):
-    """The line under a task that points to the hints and the solution."""
+def hint_line(ex, policy=Solutions.SELF_STUDY):
+    """The line under a task that points to the hints, and to the solution where the course's
+    policy offers it (not in a graded course)."""
     hints = ", ".join(f"`{ex.id}.hint({n})`" if n > 1 else f"`{ex.id}.hint()`"
                       for n in range(1, len(ex.hints) + 1))
+    if Solutions(policy) is Solutions.GRADED:
+        return f"*Stuck?* Run {hints} in a new cell, from gentle to explicit."
     return (f"*Stuck?* Run {hints} in a new cell, from gentle to explicit, and "
             f"`{ex.id}.solution()` once you have tried.")
 
 
-def _exercise_cells(stage, ex, cell_id, task):
+def policy_call(policy, stage, released=False):
+    """The imports cell's line that tells the kernel the course's solutions policy (and says it)."""
+    return (f"solutions_policy({Solutions(policy).value!r}, stage={stage!r}"
+            + (", released=True)" if released else ")"))
+
+
+def _exercise_cells(stage, ex, cell_id, task, policy):
     """The task (read-only), the answer cell (solution region) and the check (graded)."""
     heading = f"### Exercise {ex.id[1:]}: {ex.title} ({ex.points:g} points)"
-    cells = [_locked_markdown(cell_id, f"{heading}\n\n{task}\n\n{hint_line(ex)}")]
+    cells = [_locked_markdown(cell_id, f"{heading}\n\n{task}\n\n{hint_line(ex, policy)}")]
     answer = nbformat.v4.new_code_cell(ex.code.rstrip("\n"), id=f"{ex.id}_answer")
     answer.metadata["nbgrader"] = _meta(answer.id, solution=True)
     check = nbformat.v4.new_code_cell(
@@ -151,7 +162,7 @@ def _summary(decl):
             "anything, to fix.")
 
 
-def _generated(stage, decl, kind, cell_id, body):
+def _generated(stage, decl, kind, cell_id, body, policy):
     if kind in PLACEHOLDERS and body.strip() not in ("", PLACEHOLDERS[kind]):
         raise MalariaLabError(
             f"Cell {cell_id} of {stage} is generated ({kind}), but its text was changed.",
@@ -167,7 +178,8 @@ def _generated(stage, decl, kind, cell_id, body):
     if kind == "imports":
         module = f"malaria_lab.checks.stage{stage[:2]}"
         ids = ", ".join(sorted(decl.exercises))
-        return _locked_code(cell_id, decl.prelude + body + f"\nfrom {module} import {ids}")
+        return _locked_code(cell_id, decl.prelude + body + f"\nfrom malaria_lab.checks.policy import solutions_policy"
+                            f"\nfrom {module} import {ids}\n\n{policy_call(policy, stage)}")
     raise MalariaLabError(f"Cell {cell_id} of {stage} asks to generate {kind!r}, which is not a kind.",
                           "Use generate: launch, install or imports.")
 
@@ -177,6 +189,7 @@ def build(course_dir, stage):
     path = text_path(course_dir, stage)
     text = read_text(path)
     decl = load_stage(stage)
+    policy = course_settings.read(course_dir).solutions
     cells, seen = [], set()
     for cell in text.cells:
         cell_id = cell.metadata.get("id")
@@ -190,13 +203,13 @@ def build(course_dir, stage):
         seen.add(cell_id)
         kind, ex_id = cell.metadata.get("generate"), cell.metadata.get("exercise")
         if kind:
-            cells.append(_generated(stage, decl, kind, cell_id, cell.source))
+            cells.append(_generated(stage, decl, kind, cell_id, cell.source, policy))
         elif ex_id:
             if ex_id not in decl.exercises:
                 raise MalariaLabError(f"{path} has a task for exercise {ex_id!r}, which "
                                       f"malaria_lab/checks/stage{stage[:2]}.py does not declare.",
                                       f"Declare it there, or use one of {', '.join(sorted(decl.exercises))}.")
-            cells += _exercise_cells(stage, decl[ex_id], cell_id, cell.source)
+            cells += _exercise_cells(stage, decl[ex_id], cell_id, cell.source, policy)
         elif cell.cell_type == "markdown":
             cells.append(_locked_markdown(cell_id, cell.source.replace(SUMMARY, _summary(decl))))
         elif cell.metadata.get("locked"):
@@ -211,7 +224,7 @@ def build(course_dir, stage):
     nb.cells = cells
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     nb.metadata["language_info"] = {"name": "python"}
-    nb.metadata["malaria_lab"] = {"generated_from": f"course/{TEXT_DIR}/{stage}.md"}
+    nb.metadata["malaria_lab"] = {"generated_from": f"course/{TEXT_DIR}/{stage}.md", "solutions": policy.value}
     return nb
 
 
@@ -249,6 +262,15 @@ def write_sources(course_dir, stages=STAGES):
     return written
 
 
+def _policy_of(text):
+    """The solutions policy a built notebook's text was made for (None when it is not a notebook)."""
+    try:
+        meta = nbformat.reads(text, as_version=4).metadata.get("malaria_lab", {})
+    except Exception:  # a damaged file: said to be stale as any other difference
+        return None
+    return meta.get("solutions", Solutions.SELF_STUDY.value)
+
+
 def stale_sources(course_dir, stages=STAGES):
     """One line per source notebook that is not what its text notebook builds (empty when none)."""
     problems = []
@@ -262,6 +284,11 @@ def stale_sources(course_dir, stages=STAGES):
         if not path.is_file():
             problems.append(f"{path} is missing: run `malaria-lab course build`.")
         elif path.read_text(encoding="utf-8") != text:
+            was, now = _policy_of(path.read_text(encoding="utf-8")), _policy_of(text)
+            if None not in (was, now) and was != now:
+                problems.append(f"{path} was built for solutions policy {was!r}; course.toml now says {now!r}: "
+                                "run `malaria-lab course build` (and commit the notebooks).")
+                continue
             problems.append(
                 f"{path} is not what {text_path(course_dir, stage)} builds. It is generated: edit "
                 f"the text notebook course/{TEXT_DIR}/{stage}.md (or the exercise in "

@@ -1,10 +1,13 @@
 """The instructor's settings of a course, read from its ``course.toml`` (see the file's comments):
-one place to say where the course lives, read by everything that points there."""
+one place to say where the course lives, read by everything that points there, and whether the
+course withholds solutions (``[solutions] policy``)."""
 
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from ..checks.policy import DEFAULT as DEFAULT_SOLUTIONS
+from ..checks.policy import Solutions
 from ..errors import MalariaLabError
 from . import coursedir
 
@@ -21,6 +24,7 @@ BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,200}$")
 class CourseSettings:
     repository: str = "malaria-lab/malaria-lab"
     branch: str = "main"
+    solutions: Solutions = DEFAULT_SOLUTIONS
 
 
 def read(course_dir) -> CourseSettings:
@@ -44,4 +48,22 @@ def read(course_dir) -> CourseSettings:
     if not isinstance(settings.branch, str) or not BRANCH.match(settings.branch):
         raise MalariaLabError(f"{path}: branch {settings.branch!r} is not a branch name.",
                               "Write a branch name, e.g. branch = \"main\".")
-    return settings
+    return replace(settings, solutions=_solutions(path, data))
+
+
+def _solutions(path, data):
+    """The ``[solutions] policy`` of the file (self-study when absent)."""
+    table = data.get("solutions", {})
+    choices = " or ".join(f'"{p.value}"' for p in Solutions)
+    if not isinstance(table, dict):
+        raise MalariaLabError(f"{path}: [solutions] should be a table.", f"Write [solutions] then policy = {choices}.")
+    unknown = sorted(set(table) - {"policy"})
+    if unknown:
+        raise MalariaLabError(f"{path}: [solutions] has no setting {unknown[0]!r}.",
+                              f"[solutions] holds one line: policy = {choices}.")
+    value = table.get("policy", DEFAULT_SOLUTIONS.value)
+    try:
+        return Solutions(value)
+    except ValueError:
+        raise MalariaLabError(f"{path}: solutions policy {value!r} is not a policy.",
+                              f"Write policy = {choices} under [solutions].") from None

@@ -13,6 +13,7 @@ SETTINGS_FILE = "course.toml"
 GRADEBOOK = "gradebook.db"
 TIMESTAMP = "timestamp.txt"
 GRADING = "grading"
+SOLUTIONS = "solutions"
 
 
 class Kind(str, Enum):
@@ -54,6 +55,12 @@ def students_dir(course_dir, kind=Kind.SUBMITTED) -> Path:
 def text_notebook(course_dir, stage) -> Path:
     """The stage as authored: ``stages/<stage>.md``."""
     return Path(course_dir) / TEXT / f"{stage}.md"
+
+
+def solutions_notebook(course_dir, stage) -> Path:
+    """A stage's solutions, released by ``malaria-lab course solutions``: its own name, so that it
+    never overwrites the student's notebook where both are downloaded."""
+    return Path(course_dir) / SOLUTIONS / stage / f"{stage}_solutions.ipynb"
 
 
 def settings_file(course_dir) -> Path:

@@ -1,6 +1,7 @@
 """The class report's page in a real (headless) Chromium, opened from disk as an instructor would:
-every plot loads, the students table sorts when a header is clicked, and a screenshot is saved
-(into ``$MALARIA_LAB_SCREENSHOTS``, else a temp folder)."""
+every plot loads, the students table sorts when a header is clicked, the answers to look at show
+side by side with what matched, and screenshots are saved (into ``$MALARIA_LAB_SCREENSHOTS``, else
+a temp folder)."""
 
 import csv
 import os
@@ -73,9 +74,27 @@ def test_students_table_sorts_by_the_clicked_header(page, report):
     assert column(page, "student") == sorted(totals)
 
 
+def test_answers_to_look_at_show_side_by_side_with_what_matched(page):
+    heading = page.locator("h2#similar")
+    assert heading.inner_text() == "Answers to look at"
+    assert "never a verdict" in page.locator("h2#similar + p").inner_text()
+    page.locator("nav a[href='#similar']").click()
+    assert heading.bounding_box()["y"] < 50, "the navigation leads to the section"
+    pair = page.locator("#similar ~ .finding .pair").first
+    left, right = pair.locator("figure").all()
+    a, b = left.bounding_box(), right.bounding_box()
+    assert abs(a["y"] - b["y"]) < 1 and a["x"] + a["width"] <= b["x"] and a["width"] > 300, (a, b)
+    assert left.locator("mark").count() >= 1 and right.locator("mark").count() >= 1
+    assert right.locator("figcaption").inner_text() in ("the published solution", *page.locator(
+        "#students-table tbody tr td:first-child").all_inner_texts())
+
+
 def test_screenshot(page, tmp_path_factory):
     folder = Path(os.environ.get("MALARIA_LAB_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
     folder.mkdir(parents=True, exist_ok=True)
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(folder / "class-report.png"), full_page=False)
+    page.locator("h2#similar").scroll_into_view_if_needed()
+    page.locator("h2#similar").evaluate("h => window.scrollTo(0, h.offsetTop)")
+    page.screenshot(path=str(folder / "class-report-similar.png"), full_page=False)
     assert (folder / "class-report.png").stat().st_size > 10_000

@@ -196,6 +196,8 @@ def test_release_notebook_runs_up_to_its_first_exercise(stage, tmp_path):
     execute(nb, tmp_path, env)
     for cell in nb.cells:
         assert not errors(cell), f"{cell.id}: {errors(cell)[0].ename}: {errors(cell)[0].evalue}"
+    said = "".join(o.get("text", "") for c in nb.cells if "solutions_policy(" in c.source for o in c.outputs)
+    assert "Solutions: self-study course" in said, "the set-up says which solutions policy is on"
     check = nb.cells[-1]
     assert score(check) == 0.0
     html = next(o for o in check.outputs if o.output_type == "execute_result").data["text/html"]

@@ -7,9 +7,10 @@ from ...atomic import write_text
 from ...errors import MalariaLabError
 from ...settings import STAGES
 from . import lms as lms_files
-from . import page, tables
+from . import page, similar_section, tables
 from .anonymise import Names, course_key
 from .load import load_class
+from .similarity import class_similarity
 from .stats import class_stats
 from .students import student_rows
 
@@ -37,12 +38,15 @@ def build_report(course_dir, out_dir, stages=None, lms="canvas", anonymise=False
     cls = load_class(course_dir, stages)
     names = Names(cls.seen_ids, course_key(course_dir) if anonymise else None)
     stats = class_stats(cls)
+    similar = class_similarity(stats, names.text)
     rows = sorted(student_rows(cls, stats, out_dir, links=not anonymise), key=lambda r: names.of(r.student))
     out_dir.mkdir(parents=True, exist_ok=True)
     files = [tables.exercises_csv(out_dir / "exercises.csv", stats),
              tables.checks_csv(out_dir / "checks.csv", stats),
              tables.wrong_answers_csv(out_dir / "wrong_answers.csv", stats, names),
              tables.students_csv(out_dir / "students.csv", rows, stats, names),
+             similar_section.similar_csv(out_dir / "similar_answers.csv", similar, names),
              lms_files.write_lms(out_dir, lms, rows, stats, names)]
-    index = write_text(out_dir / "index.html", page.render(cls, stats, rows, names, [f.name for f in files]))
+    index = write_text(out_dir / "index.html",
+                       page.render(cls, stats, rows, names, [f.name for f in files], similar))
     return Report(out_dir, [index] + files, list(cls.skipped))

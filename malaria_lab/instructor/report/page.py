@@ -6,7 +6,7 @@ import re
 import statistics
 
 from ...checks import load_stage
-from . import figures
+from . import figures, similar_section
 from .stats import LOW_DISCRIMINATION, TOO_EASY, TOO_HARD
 from .tables import number
 
@@ -258,10 +258,11 @@ def students_section(rows, stats, names):
             + note + table(header, out, id="students-table"))
 
 
-def render(cls, stats, rows, names, files):
-    """The whole page, as text."""
+def render(cls, stats, rows, names, files, similar=None):
+    """The whole page, as text (``similar``: :func:`.similarity.class_similarity`'s answers to look at)."""
     nav = " &middot; ".join(['<a href="#glance">at a glance</a>']
                             + [f'<a href="#stage-{esc(s)}">{esc(s)}</a>' for s in stats]
+                            + (['<a href="#similar">answers to look at</a>'] if similar else [])
                             + ['<a href="#students">students</a>'])
     data = ", ".join(f'<a href="{esc(f)}">{esc(f)}</a>' for f in files)
     notes = "".join(f'<p class="muted">{esc(n)}</p>' for n in cls.notes)
@@ -270,6 +271,6 @@ def render(cls, stats, rows, names, files):
                       f"{len(rows)} students. The same figures as data: {data}.</p>", anon, notes,
                       f"<nav>{nav}</nav>", glance(stats, rows), first_look(stats, names), skipped(cls, names),
                       *(stage_section(cls, st, names) for st in stats.values()),
-                      students_section(rows, stats, names)])
+                      similar_section.section(similar, names), students_section(rows, stats, names)])
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Class report</title>'
-            f"<style>{CSS}</style></head><body>\n{body}\n<script>{SCRIPT}</script></body></html>\n")
+            f"<style>{CSS}{similar_section.CSS}</style></head><body>\n{body}\n<script>{SCRIPT}</script></body></html>\n")
