@@ -8,7 +8,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import re
 import tempfile
 import time
 import traceback
@@ -22,32 +21,19 @@ from ...checks import load_stage
 from ...errors import MalariaLabError
 from ...machine import memory_gb
 from ...settings import DATA_ENV, STAGES
-from .. import coursedir, records
+from .. import coursedir, records, submitted
 from ..nbgrader_cmd import nbgrader
 from . import prepare, sandbox, writer
 from .job import _failed, grade_job
 
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 TEMPLATES = Path(coursedir.GRADING) / "templates"
 
 
 def find_jobs(course_dir, stages=None, students=None):
-    """[(student, stage, notebook path)] of what ``submitted/`` holds, and one line per folder
-    that cannot be a submission."""
-    root = coursedir.students_dir(course_dir)
-    jobs, skipped = [], []
-    for student_dir in sorted(root.iterdir()) if root.is_dir() else []:
-        student = student_dir.name
-        if not student_dir.is_dir() or (students and student not in students):
-            continue
-        if not STUDENT_ID.match(student):
-            skipped.append(f"submitted/{student}: not a student id (letters, digits, . _ @ -)")
-            continue
-        for stage in stages or STAGES:
-            path = coursedir.notebook(course_dir, coursedir.Kind.SUBMITTED, stage, student)
-            if path.is_file():
-                jobs.append((student, stage, path))
-    return jobs, skipped
+    """[(student, stage, notebook path)] of what ``submitted/`` holds, and one line for each thing
+    there that is not graded or is graded under another name (see :mod:`..submitted`)."""
+    found = submitted.find_jobs(course_dir, stages, students)
+    return found.jobs, found.lines()
 
 
 def templates(course_dir, stages, log):
@@ -108,6 +94,8 @@ def grade(course_dir, stages=None, students=None, workers=None, scheduler=None, 
         sandbox.bwrap()
     jobs, skipped = find_jobs(course_dir, stages, students)
     if not jobs:
+        for line in skipped:  # what submitted/ holds that could not be graded, before saying there is nothing
+            log(f"  ! {line}")
         raise MalariaLabError(f"No submissions to grade in {course_dir / 'submitted'}"
                               + (f" for {', '.join(stages)}" if stages != STAGES else "") + ".",
                               "Collect them first (nbgrader collect, zip_collect), or make one with "
@@ -120,7 +108,11 @@ def grade(course_dir, stages=None, students=None, workers=None, scheduler=None, 
                 "keras_backend": os.environ.get("KERAS_BACKEND"), "data": os.environ.get(DATA_ENV)}
     payloads, done = [], []
     for student, stage, path in jobs:
-        submission = path.read_bytes()
+        try:
+            submission = submitted.read(course_dir, path)
+        except submitted.Refused as err:  # changed into a link, or grew, since it was found
+            skipped.append(f"{path.relative_to(course_dir)}: {err}: not graded")
+            continue
         fingerprint = _fingerprint(submission, made[stage], limits, sandboxed)
         if not force and _already(course_dir, stage, student, fingerprint):
             done.append((student, stage))
@@ -246,7 +238,9 @@ def format_summary(summary):
         lines.append(f"  ! {job['student']} {job['stage']}: {job['problem']}")
     if len(trouble) > 12:
         lines.append(f"  ... and {len(trouble) - 12} more (grading/summary.json)")
-    lines += [f"  ! {s}" for s in summary["skipped"][:5]]
+    lines += [f"  ! {s}" for s in summary["skipped"][:12]]
+    if len(summary["skipped"]) > 12:
+        lines.append(f"  ... and {len(summary['skipped']) - 12} more not graded or renamed (grading/summary.json)")
     lines.append("Records: grading/jobs/<stage>/<student>.json; grades in gradebook.db "
                  "(nbgrader export), feedback in feedback/.")
     return "\n".join(lines)
