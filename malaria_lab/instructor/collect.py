@@ -249,7 +249,7 @@ def collect(course_dir, download, lms=None, roster=None, stages=None, force=Fals
         if not members:
             raise MalariaLabError(f"{download} holds no files.", "Give the LMS's zip of the assignment's submissions.")
         if lms in (None, "auto"):
-            lms = detect([m.parts for m, _ in members if not m.problem and not _junk(m.parts)])
+            lms = detect([m.parts for m, _ in members if not _junk(m.parts)])
             if lms is None:
                 raise MalariaLabError(f"The names in {download} are not those of Canvas, Moodle, Blackboard or "
                                       "Brightspace, or fit two of them.", "Give --lms canvas, moodle, blackboard or "

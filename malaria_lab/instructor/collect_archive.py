@@ -36,7 +36,7 @@ class Limits:
     nested: int = 1_000_000_000  # bytes of one zip inside the download
     total: int = 8_000_000_000  # bytes unpacked in all
     files: int = 50_000  # files in all
-    depth: int = 4  # zips inside zips
+    depth: int = 4  # zips inside the download (a student's zip is 1, a zip in it 2)
     ratio: int = 200  # unpacked to packed bytes, for members over a megabyte
 
 
