@@ -10,6 +10,7 @@ stage; carrying half of two stages' marks is two stages in one file, which is ne
 """
 
 import json
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -18,8 +19,11 @@ from . import coursedir
 
 MAX_BYTES = 50_000_000  # a notebook larger than this is not read (the course's are under 1 MB)
 STRONG = 0.5  # the share of a stage's marks that makes a notebook that stage
-WEAK = 0.3  # ... when the notebook's metadata names that stage (other stages share up to 0.2)
+WEAK = 0.3  # ... when the notebook's metadata names that stage (other stages share up to a third)
 META = "malaria_lab"  # the course's key in a notebook's metadata: {"stage": ..., "generated_from": ...}
+
+
+HIDDEN_TESTS = re.compile(r"### BEGIN HIDDEN TESTS\n.*?### END HIDDEN TESTS\n?", re.S)
 
 
 class Problem(str, Enum):
@@ -70,11 +74,13 @@ def parse(data):
 
 
 def _text(source):
-    """A cell's source, compared without line-end or trailing-space differences."""
+    """A cell's source, compared without line-end or trailing-space differences, nor the hidden
+    tests of a source notebook (students' notebooks never hold them)."""
     if isinstance(source, list):
         source = "".join(s for s in source if isinstance(s, str))
     if not isinstance(source, str):
         return ""
+    source = HIDDEN_TESTS.sub("", source)
     return "\n".join(line.rstrip() for line in source.replace("\r\n", "\n").split("\n")).strip()
 
 
@@ -142,7 +148,8 @@ class Stages:
         for stage, signature in self.signatures.items():
             hit = sum(1 for gid, (checksum, text) in signature.items()
                       if (checksum is not None and checksum in ids.get(gid, ()))
-                      or (checksum is None and gid in ids) or (text and text in texts))
+                      or (text and text in texts)
+                      or (checksum is None and text is None and gid in ids))  # an answer cell, from a source
             out[stage] = hit / len(signature) if signature else 0.0
         return out
 

@@ -4,6 +4,7 @@ over without a line saying so; links are never followed."""
 
 import json
 import os
+import shutil
 
 import pytest
 from lms_downloads import colab, course_folder, foreign, notebook
@@ -27,6 +28,14 @@ def test_every_stage_is_told_by_its_cells_whatever_the_name(stages):
     for stage in ("01_download", "02_split", "03_augment", "04_build_cnn", "05_train", "06_evaluate"):
         assert stages.identify(_nb(notebook(stage))).stage == stage
     assert stages.identify(_nb(colab(notebook()))).stage == "02_split"
+
+
+def test_a_course_with_source_notebooks_only_tells_the_stages_apart(tmp_path):
+    course = course_folder(tmp_path / "course")
+    shutil.rmtree(course / "release")  # before nbgrader made the student versions
+    by_source = Stages.of_course(course)
+    for stage in ("02_split", "04_build_cnn", "06_evaluate"):
+        assert by_source.identify(_nb(notebook(stage))).stage == stage
 
 
 def test_a_notebook_with_its_nbgrader_roles_stripped_is_still_told_by_its_text(stages):
