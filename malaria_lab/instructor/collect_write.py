@@ -30,12 +30,12 @@ def nbgrader_time(when):
 
 
 def _links_on_the_way(course_dir, stage, student):
-    """The first of submitted/, its student folder and stage folder that is a link or no folder."""
-    path = coursedir.students_dir(course_dir)
-    for part in ("", student, stage):
-        path = path / part if part else path
+    """The first of the student's folder and stage folder in ``submitted/`` that is a link or no
+    folder, or None (``submitted/`` itself is the instructor's, and may be a link to another disk)."""
+    root = coursedir.students_dir(course_dir)
+    for path in (root, root / student, root / student / stage):
         try:
-            mode = os.lstat(path).st_mode
+            mode = (os.stat if path == root else os.lstat)(path).st_mode
         except FileNotFoundError:
             return None
         if not stat.S_ISDIR(mode):

@@ -327,3 +327,33 @@ def test_a_download_that_is_not_one_is_refused(tmp_path):
         zf.writestr("week1/answers.ipynb", notebook())
     assert_refused(cli("course", "collect", tmp_path / "other.zip", course, cwd=tmp_path), "course", "Give --lms")
     assert not (course / "submitted").exists()
+
+
+def test_nothing_is_written_through_a_link_in_submitted(tmp_path, gradebook_env):
+    course = course_folder(tmp_path / "course")
+    roster = tmp_path / "roster.csv"
+    roster.write_text(CANVAS_ROSTER, encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (course / "submitted").mkdir()
+    (course / "submitted" / "alice").symlink_to(elsewhere, target_is_directory=True)
+    download = zip_of(tmp_path / "d.zip", [("smithalice_101_1_02_split.ipynb", notebook()),
+                                           ("jonesbob_102_2_02_split.ipynb", notebook())])
+    got = rows(collect(course, download, roster=roster))
+    assert got["smithalice_101_1_02_split.ipynb"].outcome is Outcome.NOT_IMPORTED
+    assert "submitted/alice is a link or not a folder" in got["smithalice_101_1_02_split.ipynb"].detail
+    assert got["jonesbob_102_2_02_split.ipynb"].outcome is Outcome.IMPORTED
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_submitted_itself_may_be_a_link_to_another_disk(tmp_path, gradebook_env):
+    course = course_folder(tmp_path / "course")
+    roster = tmp_path / "roster.csv"
+    roster.write_text(CANVAS_ROSTER, encoding="utf-8")
+    disk = tmp_path / "big-disk" / "submitted"
+    disk.mkdir(parents=True)
+    (course / "submitted").symlink_to(disk, target_is_directory=True)  # the instructor's own link
+    download = zip_of(tmp_path / "d.zip", [("smithalice_101_1_02_split.ipynb", notebook())])
+    result = collect(course, download, roster=roster)
+    assert not result.failed, result.rows
+    assert (disk / "alice/02_split/02_split.ipynb").read_bytes() == notebook()
