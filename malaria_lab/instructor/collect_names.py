@@ -13,7 +13,8 @@
   ``<assignment>_<username>_attempt_<time>.txt`` whose first line is ``Name: <Full Name>
   (<username>)`` (the receipt's username wins: one with ``_`` in it makes the file name ambiguous).
 * **Brightspace** (*Assignments > Download*): ``<number>-<number> - <Full Name> - <Mon D, YYYY
-  HMM AM> - <uploaded name>``, or that prefix as a folder per hand-in, and an ``index.html``.
+  HMM AM> - <uploaded name>``, or that prefix as a folder per hand-in, and an ``index.html``; the
+  time may be written ``H:MM``, ``HMM`` or, unzipped on Windows (no ``:`` in its names), ``H_MM``.
 
 The tests cite where each pattern comes from. Times are the LMS's, with no time zone in them.
 """
@@ -56,7 +57,7 @@ BLACKBOARD = re.compile(r"^(?P<key>.+_(?P<user>[^_]+)_attempt_(?P<when>\d{4}(?:-
                         r"(?:_(?P<uploaded>.+)|(?P<receipt>\.txt))?$", re.DOTALL)
 BRIGHTSPACE = re.compile(r"^(?P<sub>\d+)(?:-(?P<user>\d+))? - (?P<name>.+?) - "
                          r"(?P<when>(?P<mon>[A-Z][a-z]{2}) (?P<day>\d{1,2}), (?P<year>\d{4}) "
-                         r"(?P<hour>\d{1,2}):?(?P<minute>\d\d) (?P<ampm>[AP]M))(?: - (?P<uploaded>.+))?$", re.DOTALL)
+                         r"(?P<hour>\d{1,2})[:_]?(?P<minute>\d\d) (?P<ampm>[AP]M))(?: - (?P<uploaded>.+))?$", re.DOTALL)
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 RESUBMITTED = re.compile(r"-(\d{1,4})(\.[A-Za-z0-9]+)?$")
 RECEIPT_NAME = re.compile(r"^Name:\s*(?P<name>.*?)\s*\((?P<user>[^()\s]+)\)\s*$", re.MULTILINE)

@@ -26,6 +26,7 @@ Where each naming comes from:
 import json
 import os
 import zipfile
+from datetime import datetime
 from unittest import mock
 
 import pytest
@@ -44,7 +45,7 @@ from lms_downloads import (
 
 from malaria_lab.instructor.collect import Outcome, collect
 from malaria_lab.instructor.collect_archive import Limits
-from malaria_lab.instructor.collect_names import Lms
+from malaria_lab.instructor.collect_names import Lms, parse_name
 
 CANVAS_ROSTER = ('Student,ID,SIS User ID,SIS Login ID,Section,02_split (3301)\n'
                  '    Points Possible,,,,,8.00\n'
@@ -256,6 +257,9 @@ def test_brightspace_flat_or_in_folders_by_name(tmp_path, gradebook_env):
     assert (course / "submitted/jsmith/02_split/timestamp.txt").read_text() == "2025-10-11 08:01:00.000000 UTC\n"
     assert students_in_gradebook(course)["jsmith"] == ("Jane", "Smith", "jane@uni.example", None)
     assert json.loads((course / "lms_roster.json").read_text())["jsmith"]["sis_user_id"] == "640694"
+    # Unzipped on Windows, whose names cannot hold ':', the time is written 8_01 (cgmb/d2lmf's parser says so).
+    assert parse_name("39787-640694 - Jane Smith - Oct 11, 2025 8_01 AM", Lms.BRIGHTSPACE).when == datetime(
+        2025, 10, 11, 8, 1)
 
 
 def test_hostile_zips_are_bounded_and_named(tmp_path, gradebook_env):
