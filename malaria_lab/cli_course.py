@@ -4,21 +4,21 @@
 * ``check``: exit 1 when anything generated is stale, saying which file to edit instead;
 * ``submission``: a test submission (reference answers, a declared mistake, untouched) put where
   nbgrader collects it, for a dry run of the grading;
+* ``collect``: an LMS's bulk download of an assignment, put in ``submitted/`` and the gradebook;
 * ``grade``: autograde, feedback and grades for every submission;
 * ``report``: the class report (what the class got wrong, per exercise) and grades for the LMS;
 * ``solutions``: a stage's solutions notebook, to hand out after the deadline in a graded course.
 """
 
-import re
 import sys
 from pathlib import Path
 
 from .checks import load_stage
 from .errors import MalariaLabError
+from .instructor.collect_roster import HELP as ROSTER_HELP
+from .instructor.coursedir import STUDENT_ID
 from .instructor.reference import course_dir
 from .settings import STAGES
-
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 
 
 def default_course_dir():
@@ -110,6 +110,17 @@ def _submission(args):
     return 0
 
 
+def _collect(args):
+    # The collector loads nbgrader's gradebook (SQLAlchemy) to add the students.
+    from .instructor.collect import collect, format_result
+
+    course, stages = _course(args.course_dir), _stages(args.stage) if args.stage else ()
+    result = collect(course, args.download, lms=args.lms, roster=args.roster, stages=stages, force=args.force,
+                     zone=args.timezone)
+    print(format_result(result, args.download))
+    return 1 if result.failed else 0
+
+
 def _grade(args):
     # The grader loads nbgrader, jupyter_client and, for the fallback model, Keras.
     from .instructor.grader.classgrade import grade
@@ -168,9 +179,11 @@ def add_commands(sub, command):
     group = command("course", None, "Instructors: build, check and grade the course (run `malaria-lab course -h`).")
     actions = group.add_subparsers(dest="course_command", required=True, metavar="ACTION")
 
-    def action(name, func, help):
+    def action(name, func, help, first=None):
         a = actions.add_parser(name, help=help, description=help)
         a.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+        if first:  # a positional argument that comes before the course folder
+            a.add_argument(*first[0], **first[1])
         a.add_argument("course_dir", nargs="?", type=Path, metavar="COURSE_DIR",
                        help="the course folder (default: ./course, else the repository's)")
         a.set_defaults(func=func)
@@ -194,6 +207,21 @@ def add_commands(sub, command):
                    help="every exercise solved (default) or left as released")
     a.add_argument("--mistake", action="append", metavar="EXERCISE=K",
                    help="answer EXERCISE with its K-th declared typical mistake (repeatable)")
+
+    a = action("collect", _collect, "Put an LMS's bulk download of an assignment (the zip, or the folder it "
+               "unzips to) in submitted/<student>/<stage>/<stage>.ipynb, whatever the files are called: the student "
+               "from the LMS's naming and the roster, the stage from each notebook's content; the students into "
+               "gradebook.db. Ends with a table of every file; exit 1 when any was not imported.",
+               first=(("download",), {"type": Path, "metavar": "DOWNLOAD", "help": "the LMS's zip, or its folder"}))
+    a.add_argument("--lms", choices=("auto", "canvas", "moodle", "blackboard", "brightspace"), default="auto",
+                   help="whose naming the files follow (default: told from the names)")
+    a.add_argument("--roster", type=Path, metavar="FILE", help=ROSTER_HELP + " (needed for Canvas, Moodle, "
+                   "Brightspace)")
+    a.add_argument("--stage", action="append", help="only hand-ins of this stage (repeatable); others are named")
+    a.add_argument("--force", action="store_true", help="replace hand-ins already in submitted/ (and the gradebook's "
+                   "names and e-mails where the roster differs)")
+    a.add_argument("--timezone", metavar="ZONE", help="the time zone of the times in the LMS's file names "
+                   "(Blackboard, Brightspace; default: this computer's)")
 
     a = action("grade", _grade, "Grade every submission in nbgrader's submitted/, each in a sandbox, in "
                "parallel: gradebook, autograded/, feedback/ and a JSON record per job (grading/jobs/).")

@@ -81,6 +81,8 @@ def page(stage, executed=EXECUTED):
         role = cell.metadata.pop("nbgrader", {})
         if cell.id == "launch":  # the Colab and Binder badges: the site has its own buttons
             continue
+        if cell.id == "handin":  # handing a notebook in: the site's readers have nothing to hand in
+            continue
         if cell.cell_type == "code":
             done = saved.get(cell.id)
             if done is not None and done.source == cell.source:

@@ -10,9 +10,11 @@ handed out keep grading. What the text does not spell out comes from elsewhere:
   line, the answer cell (the declaration's code) and the graded check cell come from the
   exercise's declaration in ``malaria_lab/checks/stageNN.py``;
 * ``{{ exercises }}`` in a markdown cell says how many exercises and points the stage has;
-* cells with ``generate: launch | install | imports`` are the Colab/Binder badges, the install
-  set-up cell, and the imports cell (its text, then the stage's prelude, its checks and the
-  course's solutions policy from ``course.toml``, which the cell's output names);
+* cells with ``generate: launch | install | imports | handin`` are the Colab/Binder badges, the
+  install set-up cell, the imports cell (its text, then the stage's prelude, its checks and the
+  course's solutions policy from ``course.toml``, which the cell's output names) and the hand-in
+  cell at the end (:mod:`malaria_lab.course.handin`: the public checks once more, and how to hand
+  the notebook in);
 * code cells with ``locked: true`` are set-up cells nbgrader restores when grading; other code
   cells are the learner's to change; every markdown cell is locked.
 """
@@ -43,6 +45,7 @@ SUMMARY = "{{ exercises }}"
 PLACEHOLDERS = {
     "launch": "<!-- generated: the Open in Colab and Launch Binder badges -->",
     "install": "# generated: installs the course package where it is missing (Colab, Binder)",
+    "handin": "# generated: checks the answers once more and says how to hand this notebook in",
 }
 # At grading, rebind qN to a grader from a fresh copy of the checks (see malaria_lab/checks/fresh.py).
 HIDDEN_GRADER = (
@@ -70,6 +73,14 @@ if importlib.util.find_spec("malaria_lab") is None:
     have = {{(d.metadata["Name"] or "").lower(): d.version for d in metadata.distributions()}}
     keep = " ".join(f"{{n}}=={{have[n]}}" for n in ("tensorflow", "keras") if n in have)
     %pip install --quiet "{PACKAGE_SPEC}" {{keep}}"""
+
+
+HANDIN = """\
+# Hand in: run this cell when you are done. It runs the public checks once more, lists
+# what is still to do (you can hand in all the same) and says which file to upload, and how.
+from malaria_lab.course.handin import hand_in
+
+hand_in({stage!r}, globals())"""
 
 
 def text_path(course_dir, stage):
@@ -175,13 +186,15 @@ def _generated(stage, decl, kind, cell_id, body, policy):
         return cell
     if kind == "install":
         return _locked_code(cell_id, INSTALL)
+    if kind == "handin":
+        return _locked_code(cell_id, HANDIN.format(stage=stage))
     if kind == "imports":
         module = f"malaria_lab.checks.stage{stage[:2]}"
         ids = ", ".join(sorted(decl.exercises))
         return _locked_code(cell_id, decl.prelude + body + f"\nfrom malaria_lab.checks.policy import solutions_policy"
                             f"\nfrom {module} import {ids}\n\n{policy_call(policy, stage)}")
     raise MalariaLabError(f"Cell {cell_id} of {stage} asks to generate {kind!r}, which is not a kind.",
-                          "Use generate: launch, install or imports.")
+                          "Use generate: launch, install, imports or handin.")
 
 
 def build(course_dir, stage):
@@ -224,7 +237,9 @@ def build(course_dir, stage):
     nb.cells = cells
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     nb.metadata["language_info"] = {"name": "python"}
-    nb.metadata["malaria_lab"] = {"generated_from": f"course/{TEXT_DIR}/{stage}.md", "solutions": policy.value}
+    # The stage, for `malaria-lab course collect` to tell a renamed hand-in (notebook_stage.py).
+    nb.metadata["malaria_lab"] = {"generated_from": f"course/{TEXT_DIR}/{stage}.md", "solutions": policy.value,
+                                  "stage": stage}
     return nb
 
 

@@ -5,6 +5,7 @@ settings and what ``malaria-lab course grade`` keeps in ``grading/``.
 Every other module asks here where a file of the course lives.
 """
 
+import re
 from enum import Enum
 from pathlib import Path
 
@@ -14,6 +15,14 @@ GRADEBOOK = "gradebook.db"
 TIMESTAMP = "timestamp.txt"
 GRADING = "grading"
 SOLUTIONS = "solutions"
+# What ``malaria-lab course collect`` learned: beside a hand-in, where it came from (the LMS, the
+# file in the download, the late flag); in the course folder, the LMS's roster as it read it.
+COLLECTED = "collected.json"
+LMS_ROSTER = "lms_roster.json"
+# A student id names folders (submitted/<student>/...): plain characters only, never a path.
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
+# What nbgrader passes over in an assignment's folders (its ``CourseDirectory.ignore``).
+IGNORED = (".ipynb_checkpoints", "__pycache__", "*.pyc", "feedback")
 
 
 class Kind(str, Enum):
@@ -45,6 +54,20 @@ def feedback_page(course_dir, stage, student) -> Path:
 def timestamp(course_dir, kind, stage, student) -> Path:
     """nbgrader's ``timestamp.txt`` beside a submitted or autograded notebook."""
     return folder(course_dir, kind, stage, student) / TIMESTAMP
+
+
+def collected(course_dir, stage, student) -> Path:
+    """Where a collected hand-in came from, beside it in ``submitted/``."""
+    return folder(course_dir, Kind.SUBMITTED, stage, student) / COLLECTED
+
+
+def lms_roster(course_dir) -> Path:
+    """The LMS's roster as ``collect`` read it: each student's LMS login and ids."""
+    return Path(course_dir) / LMS_ROSTER
+
+
+def is_student_id(text) -> bool:
+    return isinstance(text, str) and STUDENT_ID.match(text) is not None
 
 
 def students_dir(course_dir, kind=Kind.SUBMITTED) -> Path:

@@ -12,7 +12,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -27,41 +26,19 @@ from ...checks import load_stage
 from ...errors import MalariaLabError
 from ...machine import memory_gb
 from ...settings import DATA_ENV, STAGES
-from .. import coursedir, records
+from .. import coursedir, records, submitted
 from ..nbgrader_cmd import nbgrader
-from ..untrusted import Refused, is_plain_dir, read_regular
 from . import cgroups, prepare, sandbox, writer
 from .job import _failed, grade_job
 
-MAX_NOTEBOOK = 64 * 1024**2
-
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 TEMPLATES = Path(coursedir.GRADING) / "templates"
 
 
 def find_jobs(course_dir, stages=None, students=None):
-    """[(student, stage, notebook path)] of what ``submitted/`` holds, and one line per folder
-    that cannot be a submission."""
-    root = coursedir.students_dir(course_dir)
-    jobs, skipped = [], []
-    for student_dir in sorted(root.iterdir()) if is_plain_dir(root) else []:
-        student = student_dir.name
-        if students and student not in students:
-            continue
-        if not is_plain_dir(student_dir):
-            if student_dir.is_symlink():
-                skipped.append(f"submitted/{student}: a symbolic link, not followed")
-            continue
-        if not STUDENT_ID.match(student):
-            skipped.append(f"submitted/{student}: not a student id (letters, digits, . _ @ -)")
-            continue
-        for stage in stages or STAGES:
-            path = coursedir.notebook(course_dir, coursedir.Kind.SUBMITTED, stage, student)
-            if path.parent.is_symlink():
-                skipped.append(f"submitted/{student}/{stage}: a symbolic link, not followed")
-            elif os.path.lexists(path):
-                jobs.append((student, stage, path))
-    return jobs, skipped
+    """[(student, stage, notebook path)] of what ``submitted/`` holds, and one line for each thing
+    there that is not graded or is graded under another name (see :mod:`..submitted`)."""
+    found = submitted.find_jobs(course_dir, stages, students)
+    return found.jobs, found.lines()
 
 
 def templates(course_dir, stages, log):
@@ -125,6 +102,8 @@ def grade(course_dir, stages=None, students=None, workers=None, scheduler=None, 
         sandbox.bwrap()
     jobs, skipped = find_jobs(course_dir, stages, students)
     if not jobs:
+        for line in skipped:  # what submitted/ holds that could not be graded, before saying there is nothing
+            log(f"  ! {line}")
         raise MalariaLabError(f"No submissions to grade in {coursedir.students_dir(course_dir)}"
                               + (f" for {', '.join(stages)}" if stages != STAGES else "") + ".",
                               "Collect them first (nbgrader collect, zip_collect), or make one with "
@@ -137,9 +116,9 @@ def grade(course_dir, stages=None, students=None, workers=None, scheduler=None, 
     payloads, done = [], []
     for student, stage, path in jobs:
         try:
-            submission = read_regular(path, MAX_NOTEBOOK)
-        except (OSError, Refused) as err:
-            skipped.append(f"submitted/{student}/{stage}: not graded, {err}")
+            submission = submitted.read(course_dir, path)
+        except (OSError, submitted.Refused) as err:  # changed into a link, or grew, since it was found
+            skipped.append(f"{path.relative_to(course_dir)}: {err}: not graded")
             continue
         fingerprint = _fingerprint(submission, made[stage], limits, sandboxed)
         if not force and _already(course_dir, stage, student, fingerprint):
@@ -310,7 +289,9 @@ def format_summary(summary):
         lines.append(f"  ! {job['student']} {job['stage']}: {job['problem']}")
     if len(trouble) > 12:
         lines.append(f"  ... and {len(trouble) - 12} more (grading/summary.json)")
-    lines += [f"  ! {s}" for s in summary["skipped"][:5]]
+    lines += [f"  ! {s}" for s in summary["skipped"][:12]]
+    if len(summary["skipped"]) > 12:
+        lines.append(f"  ... and {len(summary['skipped']) - 12} more not graded or renamed (grading/summary.json)")
     lines.append("Records: grading/jobs/<stage>/<student>.json; grades in gradebook.db "
                  "(nbgrader export), feedback in feedback/.")
     return "\n".join(lines)

@@ -23,7 +23,8 @@ def _grades(row, stages):
 
 
 def canvas_csv(path, rows, stats, names):
-    """One row per student; ID is the gradebook's LMS user id, SIS User ID and SIS Login ID its id."""
+    """One row per student; ID is the Canvas user id (the gradebook's ``lms_user_id``, which
+    ``course collect`` records), SIS User ID and SIS Login ID those the roster gave, else the id."""
     stages = _graded(stats)
     out = [[POINTS_POSSIBLE, "", "", "", "", *(number(stats[s].max_points, 2) for s in stages)]]
     for row in rows:
@@ -31,18 +32,21 @@ def canvas_csv(path, rows, stats, names):
         if names.anonymous:
             out.append([who, "", who, who, "", *_grades(row, stages)])
         else:
-            out.append([p.sortable_name, p.lms_user_id, row.student, row.student, "", *_grades(row, stages)])
+            out.append([p.sortable_name, p.lms_user_id, p.sis_user_id or row.student, p.username or row.student, "",
+                        *_grades(row, stages)])
     return write_csv(path, CANVAS_ID_COLUMNS + stages, out)
 
 
 def generic_csv(path, rows, stats, names):
-    """Username (the nbgrader id), names, e-mail, then the points of each stage."""
+    """Username (the LMS login from the roster ``course collect`` read, else the nbgrader id), names,
+    e-mail, then the points of each stage."""
     stages = _graded(stats)
     out = []
     for row in rows:
         p = row.person
         people = ["", "", ""] if names.anonymous else [p.last_name, p.first_name, p.email]
-        out.append([names.of(row.student), *people, *_grades(row, stages)])
+        login = names.of(row.student) if names.anonymous else (p.username or row.student)
+        out.append([login, *people, *_grades(row, stages)])
     return write_csv(path, GENERIC_ID_COLUMNS + stages, out)
 
 

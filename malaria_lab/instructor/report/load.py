@@ -21,6 +21,8 @@ class Person:
     last_name: str = ""
     email: str = ""
     lms_user_id: str = ""
+    username: str = ""  # their login on the LMS, where `course collect` read a roster
+    sis_user_id: str = ""
 
     @property
     def sortable_name(self):
@@ -101,12 +103,39 @@ def read_people(course_dir):
     return people, f"Names and e-mail addresses from {db.name} ({len(people)} students)."
 
 
+def read_lms_roster(course_dir, people):
+    """Add to ``people`` each student's LMS login and ids from ``lms_roster.json`` (written by
+    ``malaria-lab course collect``); returns a note, or None without one."""
+    path = coursedir.lms_roster(course_dir)
+    if not path.is_file():
+        return None
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise ValueError(f"larger than {MAX_BYTES // 1_000_000} MB")
+        roster = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(roster, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        return f"Could not read {path.name} ({err}): LMS logins are the course's ids."
+    fields = ("first_name", "last_name", "email", "lms_user_id", "username", "sis_user_id")
+    for student, entry in roster.items():
+        if not coursedir.is_student_id(student) or not isinstance(entry, dict):
+            continue
+        got = {f: entry[f] for f in fields if isinstance(entry.get(f), str)}
+        person = people.setdefault(student, Person(student))
+        for f, value in got.items():
+            if not getattr(person, f):
+                setattr(person, f, value)
+    return f"LMS logins and ids from {path.name}."
+
+
 def load_class(course_dir, stages=None):
     """The records of ``stages`` (default: all) and the students of the course."""
     course_dir = Path(course_dir)
     stages = tuple(stages or STAGES)
     found, present, skipped, seen = read_records(course_dir, stages)
     people, note = read_people(course_dir)
+    roster_note = read_lms_roster(course_dir, people)
     for _, student in found:
         people.setdefault(student, Person(student))
     seen |= set(people)
@@ -114,4 +143,4 @@ def load_class(course_dir, stages=None):
     if not found and not skipped:
         raise MalariaLabError(f"No grading records in {course_dir / records.JOBS_DIR} for "
                               f"{', '.join(stages)}.", "Grade first: `malaria-lab course grade COURSE_DIR`.")
-    return Class(course_dir, stages, found, people, present, skipped, seen, [note])
+    return Class(course_dir, stages, found, people, present, skipped, seen, [n for n in (note, roster_note) if n])
