@@ -16,7 +16,6 @@ import json
 import os
 import stat
 import sys
-import threading
 import time
 from pathlib import Path
 from queue import Empty
@@ -27,8 +26,8 @@ from ...checks.results import Stopped
 from . import sandbox
 from .checker import Drain
 from .remote import ANSWER_MIME
+from .watchdog import Watch, kill_tree, tree
 
-GB = 1024**3
 MAX_MESSAGE = 96 * 1024**2
 MAX_ANSWER = 80 * 1024**2
 MAX_OUTPUTS = 200
@@ -168,7 +167,7 @@ class Kernel:
                 self.km.shutdown_kernel(now=True)
             except Exception:  # already gone
                 pass
-            _kill_tree(self._pid())
+            kill_tree(self._pid())
             self.context.destroy(linger=0)
         self.km = self.kc = None
 
@@ -178,7 +177,7 @@ class Kernel:
         if self.group is not None:
             return self.group.pids()
         pid = self._pid()
-        return set(_tree(pid)) if pid is not None else set()
+        return set(tree(pid)) if pid is not None else set()
 
     def stop_extras(self):
         """Kill every process the student's code started, keeping the kernel; True once none is left."""
@@ -209,7 +208,7 @@ class Kernel:
         msg_id = self.kc.execute(code, store_history=not answer, allow_stdin=False)
         outputs, error, answered = [], None, None
         deadline = time.monotonic() + timeout
-        watch = _Watch(self, label)
+        watch = Watch(self, label)
         interrupted = False
         try:
             while True:
@@ -331,90 +330,3 @@ def _plain_output(kind, content):
 def _cut(text, limit=MAX_TEXT):
     text = text if isinstance(text, str) else str(text)[:limit]
     return text if len(text) <= limit else text[:limit] + f"\n... ({len(text) - limit} more characters cut)"
-
-
-class _Watch:
-    """Polls the job while code runs: memory (the job's cgroup where there is one, else the
-    kernel's process tree) and how many processes, against the job's limits."""
-
-    def __init__(self, kernel, label):
-        self.kernel, self.label = kernel, label
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.done.set()
-
-    def _loop(self):
-        kernel, limits = self.kernel, self.kernel.limits
-        while not self.done.wait(0.25):
-            pid = kernel._pid() if kernel.km is not None else None
-            if pid is None:
-                return
-            used = kernel.group.memory_bytes() if kernel.group is not None else None
-            used = used if used is not None else sum(_rss(p) for p in _tree(pid))
-            if used > limits.memory_gb * 1.25 * GB:
-                kernel.breach = (f"used more than {limits.memory_gb:g} GB of memory in {{where}} "
-                                 f"({used / GB:.1f} GB) and was stopped")
-            elif len(kernel.members() - kernel.own) >= limits.processes or self._refused():
-                # Where a cgroup caps the job, its extra processes go and the kernel goes on (the
-                # cell sees its forks fail); without one, forks cannot be bounded, so the job stops.
-                if kernel.group is not None and kernel.stop_extras():
-                    kernel.notices.append(f"started more than {limits.processes} processes in {self.label}; "
-                                          "they were stopped")
-                else:
-                    kernel.breach = f"started more than {limits.processes} processes in {{where}} and was stopped"
-            if kernel.breach:
-                _kill_tree(pid)
-                return
-
-    def _refused(self):
-        group = self.kernel.group
-        if group is None:
-            return False
-        refused = group.refused_tasks()
-        if refused > self.kernel.refused:
-            self.kernel.refused = refused
-            return True
-        return False
-
-
-def _children():
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as handle:
-                    fields = handle.read().rsplit(b")", 1)[1].split()
-                parents.setdefault(int(fields[1]), []).append(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
-    return parents
-
-
-def _tree(pid):
-    parents, found, todo = _children(), [], [pid]
-    while todo:
-        p = todo.pop()
-        found.append(p)
-        todo.extend(parents.get(p, []))
-    return found
-
-
-def _rss(pid):
-    try:
-        with open(f"/proc/{pid}/statm") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def _kill_tree(pid):
-    if pid is None:
-        return
-    for p in reversed(_tree(pid)):
-        try:
-            os.kill(p, 9)
-        except OSError:
-            pass
