@@ -12,6 +12,7 @@ TEXT = "stages"
 SETTINGS_FILE = "course.toml"
 GRADEBOOK = "gradebook.db"
 TIMESTAMP = "timestamp.txt"
+SECRET = "submission_secret.txt"
 GRADING = "grading"
 
 
@@ -44,6 +45,11 @@ def feedback_page(course_dir, stage, student) -> Path:
 def timestamp(course_dir, kind, stage, student) -> Path:
     """nbgrader's ``timestamp.txt`` beside a submitted or autograded notebook."""
     return folder(course_dir, kind, stage, student) / TIMESTAMP
+
+
+def submission_secret(course_dir, kind, stage, student) -> Path:
+    """The secret nbgrader's exchange gave a submission (it names the student's feedback there)."""
+    return folder(course_dir, kind, stage, student) / SECRET
 
 
 def students_dir(course_dir, kind=Kind.SUBMITTED) -> Path:
