@@ -145,8 +145,8 @@ class BinderLab(Lab):
 @pytest.fixture(scope="module")
 def lab(browser_path, tmp_path_factory):  # noqa: F811
     if not sys.platform.startswith("linux") or os.geteuid() != 0 or not os.access(MEMORY, os.W_OK):
-        pytest.skip("needs a writable cgroup v1 memory controller (/sys/fs/cgroup/memory, as root) for Binder's "
-                    "2 GB limit")
+        _unavailable("Binder's 2 GB limit needs a writable cgroup v1 memory controller (/sys/fs/cgroup/memory, "
+                     "as root)")
     try:
         venv, ready = platform_envs.binder_env()
     except platform_envs.Missing as why:
