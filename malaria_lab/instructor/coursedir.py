@@ -13,6 +13,7 @@ TEXT = "stages"
 SETTINGS_FILE = "course.toml"
 GRADEBOOK = "gradebook.db"
 TIMESTAMP = "timestamp.txt"
+SECRET = "submission_secret.txt"
 GRADING = "grading"
 SOLUTIONS = "solutions"
 # What ``malaria-lab course collect`` learned: beside a hand-in, where it came from (the LMS, the
@@ -68,6 +69,11 @@ def lms_roster(course_dir) -> Path:
 
 def is_student_id(text) -> bool:
     return isinstance(text, str) and STUDENT_ID.match(text) is not None
+
+
+def submission_secret(course_dir, kind, stage, student) -> Path:
+    """The secret nbgrader's exchange gave a submission (it names the student's feedback there)."""
+    return folder(course_dir, kind, stage, student) / SECRET
 
 
 def students_dir(course_dir, kind=Kind.SUBMITTED) -> Path:

@@ -33,8 +33,20 @@ def test_environment_yml_matches_pyproject():
     assert "-e ." in text
 
 
-def test_binder_matches_pyproject_and_installs_the_package_without_deps():
-    assert _parse((ROOT / "binder" / "requirements.txt").read_text().splitlines()) == _pyproject()
+def test_binder_lock_keeps_pyproject_bounds_and_installs_the_package_without_deps():
+    # binder/requirements.in: pyproject's bounds (CPU TensorFlow); requirements.txt: the full lock
+    # compiled from it (uv pip compile, hashes), every pin within those bounds.
+    from packaging.specifiers import SpecifierSet
+
+    assert _parse((ROOT / "binder" / "requirements.in").read_text().splitlines()) == _pyproject()
+    text = (ROOT / "binder" / "requirements.txt").read_text()
+    assert "uv pip compile binder/requirements.in" in text.split("\n", 3)[1]
+    locked = {SAME.get(m.group(1).lower(), m.group(1).lower()): m.group(2)
+              for m in re.finditer(r"^([A-Za-z0-9][\w.\-]*)==(\S+) \\$", text, flags=re.M)}
+    assert len(locked) == len(re.findall(r"^[A-Za-z0-9]", text, flags=re.M)), "every requirement pinned with hashes"
+    for name, bound in _pyproject().items():
+        assert locked[name] in SpecifierSet(bound), f"binder locks {name}=={locked[name]}, pyproject wants {bound}"
+    assert re.fullmatch(r"python-3\.\d+\n", (ROOT / "binder" / "runtime.txt").read_text())
     post = (ROOT / "binder" / "postBuild").read_text()
     assert post.startswith("#!/bin/bash") and "set -e" in post and "--no-deps -e ." in post
     assert "download" not in post.split("set -e", 1)[1]

@@ -4,6 +4,7 @@ the job's JSON record. nbgrader's ``export``, ``release_feedback`` and the formg
 working on them."""
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from .. import coursedir, records
 from ..untrusted import Refused, read_regular
 
 db_url = coursedir.gradebook_url
+# What nbgrader's `submit` writes: secrets.token_hex(64).
+SECRET = re.compile(r"[0-9a-f]{32,256}")
 
 
 def timestamp(course_dir, student, stage):
@@ -60,10 +63,29 @@ def write(course_dir, result, student, stage):
     if result.get("feedback"):
         feedback = coursedir.feedback_page(course_dir, stage, student)
         write_text(feedback, result["feedback"])
+        _feedback_receipt(course_dir, student, stage)
         record["feedback"] = feedback.relative_to(course_dir).as_posix()
     _gradebook(course_dir, record)
     records.write(course_dir, record)
     return record
+
+
+def _feedback_receipt(course_dir, student, stage):
+    """Beside the feedback page, the submission's timestamp and exchange secret, as nbgrader's own
+    ``generate_feedback`` leaves them: ``nbgrader release_feedback`` dates the page by the one and
+    names it in the exchange by the other (the student's ``fetch_feedback`` finds it so). Both come
+    from the student's submission: read bounded, never through a link, and a secret that is not
+    what nbgrader writes is not copied (that student's feedback then cannot be released)."""
+    stamp = timestamp(course_dir, student, stage)
+    if stamp:
+        write_text(coursedir.timestamp(course_dir, coursedir.Kind.FEEDBACK, stage, student), stamp)
+    path = coursedir.submission_secret(course_dir, coursedir.Kind.SUBMITTED, stage, student)
+    try:  # a link, a FIFO or a device is refused without being opened for reading
+        secret = read_regular(path, 257).decode("ascii", "replace").strip()
+    except (OSError, Refused):
+        return
+    if SECRET.fullmatch(secret):
+        write_text(coursedir.submission_secret(course_dir, coursedir.Kind.FEEDBACK, stage, student), secret)
 
 
 def _gradebook(course_dir, record):
