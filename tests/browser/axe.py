@@ -23,6 +23,9 @@ KNOWN = (
      "JupyterLab's own cell editor (CodeMirror's role=textbox has no accessible name): JupyterLab's markup"),
     ("aria-required-children", "jp-WindowedPanel-viewport",
      "JupyterLab's own list of cells (role=feed whose children are not articles): JupyterLab's markup"),
+    ("button-name", "jp-collapseHeadingButton",
+     "JupyterLab's own button that folds a heading's section (shown beside the active heading cell) "
+     "has no text or label: JupyterLab's markup"),
     ("aria-input-field-name", "noUi-handle",
      "ipywidgets' slider handle (noUiSlider's role=slider) gets no name: ipywidgets passes noUiSlider no "
      "handle attributes and offers none to set. The labelled number box before each slider "
