@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import palette
+from .alt_text import describe, save_png
 from .atomic import write_json
 from .errors import MalariaLabError
 
@@ -162,54 +164,96 @@ def _figure(width=5, height=4):
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
+def _pct(value):
+    return "undefined" if math.isnan(value) else f"{100 * value:.1f}%"
+
+
+def _trend(name, values, lower_is_better):
+    """'validation loss falls from 0.69 to 0.21, lowest 0.20 at epoch 8', in words."""
+    values = [float(v) for v in values]
+    if len(values) == 1:
+        return f"{name} {values[0]:.3g} (one epoch)"
+    first, last = values[0], values[-1]
+    verb = "falls" if last < first else "rises" if last > first else "stays"
+    best = int(np.nanargmin(values) if lower_is_better else np.nanargmax(values))
+    said = f"{name} {verb} from {first:.3g} to {last:.3g}" if verb != "stays" else f"{name} stays at {first:.3g}"
+    return said + f", {'lowest' if lower_is_better else 'highest'} {values[best]:.3g} at epoch {best + 1}"
+
+
+HISTORY_PANELS = ("loss", "accuracy", "auc")
+
+
 def plot_history(history):
-    """Loss and accuracy per epoch, training against validation."""
+    """Loss and accuracy (and AUC, when trained with it) per epoch, training against validation."""
     from matplotlib.ticker import MaxNLocator  # matplotlib loads only when a plot is drawn
 
-    fig = _figure(9, 3.5)
+    keys = [k for k in HISTORY_PANELS if k in history or f"val_{k}" in history] or ["loss", "accuracy"]
+    fig = _figure(3.3 * len(keys) + 0.4, 3.4)
     epochs = max([len(v) for v in history.values()] or [1])
-    for ax, key in zip(fig.subplots(1, 2), ("loss", "accuracy")):
-        for prefix, style in (("", "-o"), ("val_", "--o")):
-            if prefix + key in history:
+    said = []
+    for ax, key in zip(np.atleast_1d(fig.subplots(1, len(keys))), keys):
+        parts = []
+        for prefix, series in (("", "training"), ("val_", "validation")):
+            if history.get(prefix + key):
                 values = history[prefix + key]
-                ax.plot(range(1, len(values) + 1), values, style, ms=3,
-                        label="validation" if prefix else "training")
+                ax.plot(range(1, len(values) + 1), values, ms=4, label=series, **palette.CURVES[series].line())
+                parts.append(_trend(series, values, lower_is_better=key == "loss"))
         # Whole epochs from the first: with one or two epochs the default limits give 0.945 ... 1.050.
-        ax.set(title=key, xlabel="epoch", xlim=(0.5, epochs + 0.5))
+        ax.set(title=key if key != "auc" else "AUC", xlabel="epoch", xlim=(0.5, epochs + 0.5))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.legend()
-    return fig
+        if parts:
+            said.append(f"{'AUC' if key == 'auc' else key.capitalize()}: {'; '.join(parts)}.")
+    return describe(fig, f"Training curves over {epochs} epoch(s), training as a solid line with circles, "
+                         f"validation dashed with squares. " + " ".join(said or ["No epochs yet."]))
+
+
+OUTCOME_NAMES = (("true negatives", "false positives"), ("false negatives", "true positives"))
 
 
 def plot_confusion(cm, labels=("Uninfected", "Parasitized")):
-    """The confusion matrix as a labelled grid of counts."""
-    fig = _figure(4, 3.5)
+    """The confusion matrix as a labelled grid of counts, each box named."""
+    from matplotlib import colormaps  # matplotlib loads only when a plot is drawn
+    from matplotlib.colors import Normalize, to_hex
+
+    fig = _figure(4.2, 3.6)
     ax = fig.subplots()
     cm = np.asarray(cm)
-    ax.imshow(cm, cmap="Blues")
+    cmap, norm = colormaps["Blues"], Normalize(0, max(1, int(cm.max())))
+    ax.imshow(cm, cmap=cmap, norm=norm)
     for (i, j), n in np.ndenumerate(cm):
-        ax.text(j, i, str(n), ha="center", va="center",
-                color="white" if n > cm.max() / 2 else "black", fontsize=14)
+        ink = palette.ink_on(to_hex(cmap(norm(n))))
+        ax.text(j, i - 0.08, str(n), ha="center", va="center", color=ink, fontsize=14)
+        ax.text(j, i + 0.22, OUTCOME_NAMES[i][j], ha="center", va="center", color=ink, fontsize=8)
     ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=labels, yticklabels=labels,
            xlabel="predicted", ylabel="true")
-    return fig
+    (tn, fp), (fn, tp) = cm.tolist()
+    return describe(fig, f"Confusion matrix of {tn + fp + fn + tp} cells. Of {tn + fp} truly {labels[0].lower()}: "
+                         f"{tn} called {labels[0].lower()} (true negatives), {fp} called {labels[1].lower()} "
+                         f"(false positives). Of {fn + tp} truly {labels[1].lower()}: {tp} called "
+                         f"{labels[1].lower()} (true positives), {fn} missed (false negatives).")
 
 
 def plot_roc(y, p, threshold=None):
-    """The ROC curve, with the operating point of ``threshold`` marked."""
+    """The ROC curve, with the operating point of ``threshold`` marked and named."""
     fpr, tpr, _ = roc_curve(y, p)
     fig = _figure(4, 4)
     ax = fig.subplots()
     auc = roc_auc(y, p)
-    ax.plot(fpr, tpr, label="AUC undefined (one class)" if math.isnan(auc) else f"AUC = {auc:.3f}")
-    ax.plot([0, 1], [0, 1], ":", color="grey")
+    ax.plot(fpr, tpr, color=palette.BLUE, linewidth=2,
+            label="AUC undefined (one class)" if math.isnan(auc) else f"AUC = {auc:.3f}")
+    ax.plot([0, 1], [0, 1], ":", color=palette.GREY, label="chance")
+    said = (f"ROC curve of {len(np.asarray(y).reshape(-1))} cells: sensitivity against 1 - specificity at "
+            f"every threshold; " + ("AUC undefined (only one class)." if math.isnan(auc) else f"AUC {auc:.3f}."))
     if threshold is not None:
         m = metrics(y, p, threshold)
-        ax.plot(1 - m["specificity"], m["sensitivity"], "o", color="crimson",
-                label=f"threshold {threshold:.2f}")
+        ax.plot(1 - m["specificity"], m["sensitivity"], "D", color=palette.VERMILLION, markersize=9,
+                markeredgecolor=palette.INK, label=f"threshold {threshold:.2f}")
+        said += (f" The marked point, threshold {threshold:.2f}, has sensitivity {_pct(m['sensitivity'])} "
+                 f"and specificity {_pct(m['specificity'])}.")
     ax.set(xlabel="1 - specificity", ylabel="sensitivity", xlim=(0, 1), ylim=(0, 1.01))
     ax.legend(loc="lower right")
-    return fig
+    return describe(fig, said)
 
 
 def plot_gallery(x, y, p, threshold=0.5, n=16, title=None):
@@ -232,9 +276,22 @@ def plot_gallery(x, y, p, threshold=0.5, n=16, title=None):
     for ax, i in zip(axes, picks):
         ax.imshow(np.asarray(x[i], dtype="uint8"))
         kind = "missed" if y[i] == 1 else "false alarm"
-        ax.set_title(f"{kind}\np={p[i]:.2f}", fontsize=7, color="crimson" if y[i] == 1 else "darkorange")
-    fig.suptitle(title or f"{len(fn)} missed parasitized, {len(fp)} false alarms", fontsize=9)
-    return fig
+        ax.set_title(f"{kind}\np={p[i]:.2f}", fontsize=7)
+    heading = title or f"{len(fn)} missed parasitized, {len(fp)} false alarms"
+    fig.suptitle(heading, fontsize=9)
+    shown_fn = [i for i in picks if y[i] == 1]
+    shown_fp = [i for i in picks if y[i] == 0]
+
+    def span(chosen):
+        return f"p {min(p[chosen]):.2f} to {max(p[chosen]):.2f}" if chosen else "none"
+
+    if not picks:
+        return describe(fig, f"Gallery of the most confident mistakes at threshold {threshold:.2f}: none, "
+                             "every cell is called right.")
+    return describe(fig, f"Gallery of the most confident mistakes at threshold {threshold:.2f}: {heading}. "
+                         f"Shown: {len(shown_fn)} missed parasitized cells ({span(shown_fn)}), then "
+                         f"{len(shown_fp)} false alarms ({span(shown_fp)}), each titled with its "
+                         "kind and probability.")
 
 
 def evaluate(model, arrays, out_dir=None, threshold=0.5, tta=False, history=None, probabilities=None):
@@ -262,7 +319,7 @@ def evaluate(model, arrays, out_dir=None, threshold=0.5, tta=False, history=None
         if history:
             figures["curves.png"] = plot_history(history)
         for name, fig in figures.items():
-            fig.savefig(out / name)
+            save_png(fig, out / name)
         report["plots"] = {name: str(out / name) for name in figures}
         np.save(out / "probabilities.npy", p)
         write_json(out / "report.json", report)

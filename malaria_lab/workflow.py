@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from . import evaluate, runs
+from .alt_text import save_png
 from .atomic import read_json, write_json
 from .data.layout import CLASSES, find_images
 from .data.patients import read_mapping
@@ -103,7 +104,7 @@ def train_and_calibrate(train, val, out_dir, recipe, seed=0, verbose="auto", log
         "backend": os.environ.get("KERAS_BACKEND") or _backend(),
     }
     write_json(out / "training.json", summary)
-    evaluate.plot_history(history).savefig(out / "curves.png")
+    save_png(evaluate.plot_history(history), out / "curves.png")
     state = read_json(out / "state.json")
     if val is not None:
         log(f"Best epoch {state['best_epoch'] + 1} of {summary['epochs_run']} ({recipe.monitor} "

@@ -39,6 +39,9 @@ SHOWN_WORK = "~/malaria_lab_work"
 SHOWN_CACHE = "~/.cache/malaria_lab"
 SOLUTION_PROMPTS = {"code_prompt_show": "Show a solution", "code_prompt_hide": "Hide the solution"}
 PNG_COLOURS = 128
+# The site's accessibility fixes to its theme: a Sphinx extension and template overrides.
+THEME = ("_ext", "_templates")
+PNG_URI = re.compile(r"(data:image/png;base64,)([A-Za-z0-9+/=]+)")
 
 
 def repository():
@@ -120,6 +123,9 @@ def assemble(book, executed=EXECUTED):
     repo, branch = repository()
     (book / "_config.yml").write_text(_config(repo, branch), encoding="utf-8")
     shutil.copy(HERE / "_toc.yml", book / "_toc.yml")
+    for theme in THEME:
+        shutil.copytree(HERE / theme, book / theme)
+    shutil.copy(ROOT / "ACCESSIBILITY.md", book / "accessibility.md")
     intro = (HERE / "intro.md").read_text(encoding="utf-8")
     (book / "intro.md").write_text(intro.replace("{{repository}}", f"https://github.com/{repo}"),
                                    encoding="utf-8")
@@ -184,6 +190,9 @@ def _tidy(nb, shown):
                     output["data"][mime] = _shrink_png(value)
                 elif isinstance(value, str) and mime.startswith("text/"):
                     output["data"][mime] = _replace(value, shown)
+                if mime == "text/html":  # the course's figures: a PNG inside, with its description
+                    output["data"][mime] = PNG_URI.sub(lambda m: m.group(1) + _shrink_png(m.group(2)),
+                                                       output["data"][mime])
     return nb
 
 

@@ -75,19 +75,23 @@ class Result:
         return "\n".join(lines)
 
     def _repr_html_(self):
-        colour = {"correct": "#1b7f3b", "passed public": "#1b7f3b", "wrong": "#b3261e"}.get(
-            self.status, "#6b6b6b")
-        mark = {"correct": "&#10004;", "passed public": "&#10004;", "wrong": "&#10008;"}.get(
-            self.status, "&#9675;")
+        """The verdict: a mark and the points in the theme's own text colour (readable in light and
+        dark themes alike), the status's colour only on the border, a graphic at 3:1 or more."""
+        colour, mark = STYLE.get(self.status, STYLE[NOT_ATTEMPTED])
         items = "".join(f"<li>{html.escape(d)}</li>" for d in self.details)
         body = _markdown_code(html.escape(self.message))
         return (
-            f'<div style="border-left:4px solid {colour};padding:4px 10px;margin:2px 0">'
-            f'<span style="color:{colour};font-weight:bold">{mark} {html.escape(self.exercise)}'
-            f" &middot; {html.escape(self.title)}</span>"
-            f' <span style="color:#555">({fmt(self.points)}/{fmt(self.max_points)} points)</span>'
+            f'<div class="malaria-lab-result" style="border-left:4px solid {colour};padding:4px 10px;margin:2px 0">'
+            f"<strong>{mark} {html.escape(self.exercise)} &middot; {html.escape(self.title)}</strong>"
+            f" ({fmt(self.points)}/{fmt(self.max_points)} points)"
             f"<br>{body}{'<ul>' + _markdown_code(items) + '</ul>' if items else ''}</div>"
         )
+
+
+# {status: (border colour, mark)}: the colours have 5:1 or more against white, and the mark and the
+# words say the same without colour.
+STYLE = {"correct": ("#1b7f3b", "&#10004;"), "passed public": ("#1b7f3b", "&#10004;"),
+         "wrong": ("#b3261e", "&#10008;"), NOT_ATTEMPTED: ("#6b6b6b", "&#9675;")}
 
 
 def fmt(x):

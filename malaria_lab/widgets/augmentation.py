@@ -14,7 +14,7 @@ from ..course.plots import image_grid
 from ..errors import MalariaLabError
 from ..pipeline import make_augmenter
 from ..quiet import import_keras
-from .view import LiveView
+from .view import LiveView, number_box
 
 # What each knob of make_augmenter offers: (largest value on its slider, or None for an on/off
 # switch; what it does). An argument not listed here still gets a control, from its default.
@@ -88,7 +88,7 @@ class AugmentationExplorer(LiveView):
         self.code = w.HTML()
         self._cache = None
         switches = [self.controls[k] for k, (top, _, _) in self.knobs.items() if top is None]
-        sliders = [self.controls[k] for k, (top, _, _) in self.knobs.items() if top is not None]
+        sliders = [number_box(self.controls[k]) for k, (top, _, _) in self.knobs.items() if top is not None]
         self._panel([w.HBox([*switches, self.redraw]), *sliders, self.code], "augmentation")
 
     @property

@@ -13,9 +13,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
+from ..alt_text import describe
 from ..course.plots import image_grid
 from ..data.layout import CLASSES, find_images, read_bytes
-from .view import LiveView
+from .view import LiveView, number_box
 
 ALL = "(all)"
 
@@ -52,7 +53,7 @@ class DataBrowser(LiveView):
         for control in (self.label, self.patient):
             control.observe(self._filter_changed, names="value")
         self.page.observe(lambda change: self.refresh(), names="value")
-        self._panel([w.HBox([self.label, self.patient]), self.page, self.status], "data-browser")
+        self._panel([w.HBox([self.label, self.patient]), number_box(self.page), self.status], "data-browser")
 
     @property
     def matches(self):
@@ -104,7 +105,7 @@ class DataBrowser(LiveView):
         if not shown:
             fig = Figure(figsize=(5, 0.8), dpi=100)
             fig.text(0.5, 0.5, self._summary(), ha="center", va="center")
-            return [[fig]]
+            return [[describe(fig, self._summary())]]
         pictures, titles = [], []
         for ref in shown:
 
@@ -112,7 +113,9 @@ class DataBrowser(LiveView):
                 pictures.append(np.asarray(image.convert("RGB")))
             width, height = self.size(ref)
             titles.append(f"{_wrap(ref.name)}\n{width}x{height} px")
-        return [[image_grid(pictures, titles, cols=self.cols, size=1.7, title=self._summary())]]
+        grid = image_grid(pictures, titles, cols=self.cols, size=1.7, title=self._summary())
+        return [[describe(grid, f"{self._summary()}, each titled with its file name and size: " + "; ".join(
+            f"{ref.name}, {ref.label}, {'x'.join(map(str, self.size(ref)))} px" for ref in shown) + ".")]]
 
     def text(self):
         lines = [f"{self.title}: {self._summary()}"]

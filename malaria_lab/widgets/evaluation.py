@@ -5,6 +5,7 @@ Moving the threshold trades missed parasites (false negatives) for false alarms 
 positives); seeing both change together is the point of this widget.
 """
 
+import html
 import math
 from pathlib import PurePosixPath
 
@@ -13,8 +14,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .. import evaluate
+from ..alt_text import describe
 from ..errors import MalariaLabError
-from .view import LiveView
+from .view import LiveView, number_box
 
 
 class EvaluationExplorer(LiveView):
@@ -41,7 +43,7 @@ class EvaluationExplorer(LiveView):
                                     layout=w.Layout(width="420px"))
         self.scores = w.HTML()
         self.slider.observe(lambda change: self.refresh(), names="value")
-        self._panel([self.slider, self.scores], "evaluation")
+        self._panel([number_box(self.slider), self.scores], "evaluation")
 
     @classmethod
     def from_model(cls, model, arrays, threshold=0.5, tta=False, n=16):
@@ -81,14 +83,16 @@ class EvaluationExplorer(LiveView):
                 f"({fp} of {fp + tn} uninfected flagged), accuracy {_pct(m['accuracy'])}")
 
     def _update_controls(self):
-        self.scores.value = self._headline()
+        # A status message, so assistive technology may announce the new scores as the slider moves.
+        self.scores.value = f'<span role="status">{html.escape(self._headline())}</span>'
 
     def figures(self):
         m = self.metrics
         header = Figure(figsize=(8, 0.5), dpi=100)
         header.text(0.5, 0.5, self._headline().replace(", specificity", ",\nspecificity"),
                     ha="center", va="center", fontsize=10)
-        rows = [[header], [evaluate.plot_confusion(m["confusion"]), evaluate.plot_roc(self.y, self.p, self.threshold)]]
+        rows = [[describe(header, self._headline() + ".")],
+                [evaluate.plot_confusion(m["confusion"]), evaluate.plot_roc(self.y, self.p, self.threshold)]]
         if self.x is not None:
             rows.append([evaluate.plot_gallery(self.x, self.y, self.p, self.threshold, n=self.n)])
         return rows

@@ -4,12 +4,14 @@ validation, after every epoch of ``fit``; the last drawing stays in the saved no
 import ipywidgets as w
 from matplotlib.figure import Figure
 
+from ..alt_text import describe
 from ..evaluate import plot_history
 from ..quiet import import_keras
 from .view import LiveView, in_kernel
 
 keras = import_keras()
 
+WAITING = "Loss and accuracy appear here after the first epoch."
 # Other names Keras gives the accuracy metric, mapped to the one plot_history draws.
 ALIASES = {"binary_accuracy": "accuracy", "acc": "accuracy"}
 
@@ -82,9 +84,8 @@ class TrainingMonitor(keras.callbacks.Callback, LiveView):
     def figures(self):
         if not self.done():
             fig = Figure(figsize=(9, 0.8), dpi=100)
-            fig.text(0.5, 0.5, "Loss and accuracy appear here after the first epoch.",
-                     ha="center", va="center")
-            return [[fig]]
+            fig.text(0.5, 0.5, WAITING, ha="center", va="center")
+            return [[describe(fig, WAITING)]]
         return [[plot_history(self.curves)]]
 
     def text(self):

@@ -12,6 +12,8 @@ import io
 import ipywidgets as w
 from PIL import Image
 
+from ..alt_text import Picture, required
+
 PREFIX = "malaria-lab-"
 # Under the picture: a reopened notebook has no kernel behind its controls, which then show an error.
 REOPENED = ("*The picture above is the controls' latest view; in a reopened notebook, run this cell "
@@ -30,9 +32,7 @@ def in_kernel():
 
 def to_png(rows):
     """One PNG of matplotlib Figures: each row left to right, rows top to bottom, on white."""
-    rows = [[fig for fig in row if fig is not None] for row in rows]
-    rows = [row for row in rows if row]
-    pictures = [[_raster(fig) for fig in row] for row in rows]
+    pictures = [[_raster(fig) for fig in row] for row in _rows(rows)]
     if len(pictures) == 1 and len(pictures[0]) == 1:
         return _png(pictures[0][0])
     width = max(sum(p.width for p in row) for row in pictures)
@@ -48,6 +48,16 @@ def to_png(rows):
     return _png(canvas)
 
 
+def describe_rows(rows):
+    """The text alternative of a picture made of ``rows`` of Figures: theirs, in reading order."""
+    return " ".join(required(fig) for row in _rows(rows) for fig in row)
+
+
+def _rows(rows):
+    rows = [[fig for fig in row if fig is not None] for row in rows]
+    return [row for row in rows if row]
+
+
 def _raster(fig):
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=fig.dpi, facecolor="white")
@@ -58,6 +68,25 @@ def _png(image):
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()
+
+
+def number_box(slider):
+    """``slider`` with a labelled number box before it, the two linked both ways; returns the row.
+
+    ipywidgets' slider handle has no accessible name, so a screen reader announces a bare "slider":
+    the box is a native ``<input type=number>`` with the slider's label, which assistive technology
+    announces with its value and the arrow keys step. The slider stays for the mouse; its own
+    label and readout move to the box (``slider.box``).
+    """
+    kind = w.BoundedIntText if isinstance(slider, w.IntSlider) else w.BoundedFloatText
+    slider.box = kind(value=slider.value, min=slider.min, max=slider.max, step=slider.step,
+                      description=slider.description, tooltip=slider.tooltip,
+                      style={"description_width": slider.style.description_width},
+                      layout=w.Layout(width="auto", max_width="220px"))
+    for name in ("min", "max", "value"):
+        w.link((slider, name), (slider.box, name))
+    slider.description, slider.readout = "", False
+    return w.HBox([slider.box, slider])
 
 
 class Panel(w.VBox):
@@ -109,11 +138,17 @@ class LiveView:
 
     def png(self):
         """The picture as PNG bytes, drawn now."""
-        return to_png(self.figures())
+        return self.picture().png
+
+    def picture(self):
+        """The picture, drawn now, with its text alternative (its figures' descriptions)."""
+        rows = self.figures()
+        return Picture(to_png(rows), describe_rows(rows))
 
     def bundle(self):
-        """The static output: the picture, with the text for viewers that show no images."""
-        return {"image/png": self.png(), "text/plain": self.text()}
+        """The static output: the picture as an HTML figure with its text alternative, and
+        :meth:`text` for viewers that show no images."""
+        return self.picture().bundle(plain=self.text())
 
     def show(self, live=None):
         """Display the controls and the picture (in a kernel), or print the text (elsewhere)."""

@@ -5,7 +5,8 @@ Stage 2 (the student's version): Run All stops at the first unsolved exercise wi
 wrong answer, then the right one, each typed into the exercise cell and checked. Stages 3, 5 and
 6 (the reference answers): Run All, each widget's control moved until its picture and numbers
 change, and the figures that say the model learns: stage 5's validation accuracy and AUC, stage
-6's threshold. A screenshot of each step goes to ``$MALARIA_LAB_SCREENSHOTS`` (else a temp folder).
+6's threshold; axe-core scans each notebook's cells with its widgets live. A screenshot of each
+step goes to ``$MALARIA_LAB_SCREENSHOTS`` (else a temp folder).
 """
 
 import json
@@ -14,6 +15,7 @@ import shutil
 import time
 import urllib.request
 
+import axe
 import pytest
 from test_jupyterlab import (  # noqa: F401 (fixtures: browser_path, page, shots, step)
     REPO,
@@ -100,6 +102,12 @@ def run_stage(lab, page, name, widget):  # noqa: F811
     return shown(page).locator(".jp-CodeCell", has=page.locator(f".malaria-lab-{widget}")).first
 
 
+def scanned(page, name):  # noqa: F811
+    """axe-core on the notebook on screen, its cells only (not JupyterLab's own chrome)."""
+    axe.check(page, f"{name}, live in JupyterLab", include=[".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"],
+              page_lang=False)
+
+
 def cell_with(page, text):  # noqa: F811
     return shown(page).locator(".jp-CodeCell", has_text=text).first
 
@@ -156,6 +164,7 @@ def test_a_student_session_in_small_mode(lab, page, shots, step):  # noqa: F811
         said, check = answer(page, exercise, q1.solution_code)
         assert "(2/2 points)" in said, said
         check.screenshot(path=str(shots / "course_02_right.png"))
+        scanned(page, "02_split")
 
     with step("stage 3: Run All, then the zoom slider"):
         augment = run_stage(lab, page, "03_augment.ipynb", "augmentation")
@@ -164,6 +173,7 @@ def test_a_student_session_in_small_mode(lab, page, shots, step):  # noqa: F811
         changed(lambda: picture(augment), before)
         assert "zoom=0.45" in augment.locator(".widget-html").inner_text()
         augment.screenshot(path=str(shots / "course_03_augmentation.png"))
+        scanned(page, "03_augment")
 
     with step("stage 5: Run All; the model learns"):
         monitor = run_stage(lab, page, "05_train.ipynb", "training-monitor")
@@ -174,6 +184,7 @@ def test_a_student_session_in_small_mode(lab, page, shots, step):  # noqa: F811
         history = json.loads((work / "train" / "history.json").read_text())
         assert history["val_accuracy"][-1] >= 0.90 and history["val_auc"][-1] >= 0.95, history
         monitor.screenshot(path=str(shots / "course_05_training.png"))
+        scanned(page, "05_train")
 
     with step("stage 6: Run All; a threshold that makes sense; the threshold slider"):
         evaluation = run_stage(lab, page, "06_evaluate.ipynb", "evaluation")
@@ -188,3 +199,4 @@ def test_a_student_session_in_small_mode(lab, page, shots, step):  # noqa: F811
         assert changed(scores.inner_text, text).startswith(f"threshold {moved}: sensitivity")
         evaluation.screenshot(path=str(shots / "course_06_evaluation.png"))
         page.screenshot(path=str(shots / "course_06.png"))
+        scanned(page, "06_evaluate")

@@ -4,7 +4,8 @@ A private JupyterLab (127.0.0.1, a random port and token, temp root, runtime, co
 folders) opens the demo notebook; the test runs all cells from the Run menu, checks that each
 widget rendered, moves its controls and waits for its picture to change, saves a screenshot of
 each (into ``$MALARIA_LAB_SCREENSHOTS``, else a temp folder), then saves the notebook and checks
-that the file keeps each widget's latest picture.
+that the file keeps each widget's latest picture with its description. Then the keyboard alone
+works the controls, and axe-core scans the notebook's cells with the widgets live in them.
 """
 
 import contextlib
@@ -20,6 +21,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import axe
 import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -204,8 +206,9 @@ def picture(cell):
 
 
 def type_into_slider(cell, label, value):
-    """Type a value into a slider's readout, the way a learner can (and press Enter)."""
-    readout = cell.locator(".widget-slider", has_text=label).locator(".widget-readout")
+    """Type a value into the number box linked to a slider, found by its accessible name, the way
+    a learner with a keyboard or a screen reader can (and press Enter)."""
+    readout = cell.get_by_role("spinbutton", name=label)
     readout.click()
     readout.press("Control+a")
     readout.type(str(value))
@@ -329,8 +332,31 @@ def test_widgets_render_and_answer_their_controls_in_jupyterlab(lab, page, shots
     saved = json.loads(saved_path.read_text())
     outputs = [out for c in saved["cells"] for out in c.get("outputs", [])]
     assert not [out for out in outputs if out["output_type"] == "error"]
-    texts = ["".join(out["data"]["text/plain"]) for out in outputs if "image/png" in out.get("data", {})]
+    pictures = [out["data"] for out in outputs
+                if "malaria-lab-figure" in "".join(out.get("data", {}).get("text/html", ""))]
+    assert len(pictures) == len(WIDGETS) and all('alt="' in "".join(p["text/html"]) for p in pictures)
+    texts = ["".join(p["text/plain"]) for p in pictures]
     for wanted in ("Data browser: Uninfected", "zoom=0.45", "Training monitor: 6 epoch(s), finished",
                    "threshold 0.300"):
         assert any(wanted in t for t in texts), wanted
+    with step("the keyboard alone: the threshold slider, the class list, a switch, the button"):
+        controls = [evaluation.locator(".noUi-handle"), browser.locator("select").first,
+                    augment.locator("input[type=checkbox]").first, augment.locator("button").first]
+        assert all(c.evaluate("e => e.tabIndex") >= 0 for c in controls), "every control is in the tab order"
+        text = scores.inner_text()
+        controls[0].focus()
+        page.keyboard.press("Home")
+        assert changed(scores.inner_text, text).startswith("threshold 0.000: sensitivity 100.0%")
+        status = browser.locator(".widget-html").inner_text()
+        controls[1].focus()
+        page.keyboard.press("p")  # type-ahead: the first option starting with P, "Parasitized"
+        changed(lambda: browser.locator(".widget-html").inner_text(), status)
+        for control, key in ((controls[2], "Space"), (controls[3], "Enter")):
+            before = picture(augment)
+            control.focus()
+            page.keyboard.press(key)
+            changed(lambda: picture(augment), before)
+    with step("axe: the notebook's cells, the four widgets live in them"):
+        axe.check(page, "the widgets in JupyterLab", include=[".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"],
+                  page_lang=False)
     print(f"screenshots in {shots}")

@@ -1,12 +1,14 @@
 """The class report's page in a real (headless) Chromium, opened from disk as an instructor would:
-every plot loads, the students table sorts when a header is clicked, the answers to look at show
-side by side with what matched, and screenshots are saved (into ``$MALARIA_LAB_SCREENSHOTS``, else
-a temp folder)."""
+every plot loads, the students table sorts when a header is clicked (or pressed from the keyboard),
+the answers to look at show side by side with what matched, screenshots are saved (into
+``$MALARIA_LAB_SCREENSHOTS``, else a temp folder), and axe-core finds nothing serious (see ``axe.py``)."""
 
 import csv
 import os
+import re
 from pathlib import Path
 
+import axe
 import pytest
 from test_jupyterlab import CHROMIUM_ARGS, _missing, chromium
 
@@ -98,3 +100,24 @@ def test_screenshot(page, tmp_path_factory):
     page.locator("h2#similar").evaluate("h => window.scrollTo(0, h.offsetTop)")
     page.screenshot(path=str(folder / "class-report-similar.png"), full_page=False)
     assert (folder / "class-report.png").stat().st_size > 10_000
+    page.locator("figure").nth(2).scroll_into_view_if_needed()  # a stage's exercises: hatching, caption
+    page.screenshot(path=str(folder / "class-report-figure.png"), full_page=False)
+
+
+def test_the_report_passes_axe_and_describes_its_plots(page):
+    described = axe.check(page, "the class report")
+    assert len(described) == 1 + 2 * len(STAGES)
+    assert all(len(re.findall(r"\b\d+\b", text)) >= 3 for text in described), "each description gives the counts"
+
+
+def test_the_students_table_sorts_from_the_keyboard(page, report):
+    with open(report.out_dir / "students.csv", newline="") as handle:
+        totals = sorted(float(r["total"]) for r in csv.DictReader(handle))
+    header = page.locator("#students-table thead th", has_text="total")
+    header.locator("button").focus()
+    page.keyboard.press("Enter")
+    assert header.get_attribute("aria-sort") == "ascending"
+    assert [float(t) for t in column(page, "total")] == totals
+    page.keyboard.press("Space")
+    assert header.get_attribute("aria-sort") == "descending"
+    page.locator("#students-table thead th button", has_text="student").click()

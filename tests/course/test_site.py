@@ -56,8 +56,11 @@ def test_every_stage_has_a_page_with_prose_and_figures(site):
         main = doc.find("main") or doc
         assert main.find("h1").get_text().startswith(f"Stage {n}"), stage
         assert len(main.find_all("p")) > 5, f"{stage}: the prose is there"
-        images = [img for img in main.find_all("img") if "_images" in img.get("src", "")]
-        assert images, f"{stage}: the figures saved in site/executed/ are shown"
+        figures = main.select("figure.malaria-lab-figure")
+        assert figures, f"{stage}: the figures saved in site/executed/ are shown"
+        for figure in figures:  # each with its description, as alt and as a visible caption
+            assert figure.img["src"].startswith("data:image/png") and figure.img["alt"], stage
+            assert figure.figcaption.get_text() == figure.img["alt"], stage
         assert "points)" in main.get_text(), f"{stage}: check results are shown"
 
 

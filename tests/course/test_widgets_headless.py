@@ -25,7 +25,8 @@ def test_a_headless_run_keeps_pictures_text_and_widget_state(tmp_path):
         assert not [o for o in cell.outputs if o.output_type == "error"], cell.source
         assert not [o for o in cell.outputs if o.get("name") == "stderr"], cell.source  # TF kept quiet
         views = [o for o in cell.outputs if WIDGET_VIEW in o.get("data", {})]
-        pictures = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+        pictures = [o for o in cell.outputs  # the picture: an HTML figure with its description
+                    if '<figure class="malaria-lab-figure"><img ' in o.get("data", {}).get("text/html", "")]
         for kind in ("DataBrowser", "AugmentationExplorer", "TrainingMonitor", "EvaluationExplorer"):
             if any(kind in line and not line.startswith("from ") for line in cell.source.splitlines()):
                 assert views and pictures and pictures[-1].data["text/plain"], kind

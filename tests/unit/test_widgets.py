@@ -1,7 +1,9 @@
 """The widgets, driven from Python: move a control, check what is shown; and their fallbacks
 (the PNG and text a saved notebook or a terminal keeps)."""
 
+import base64
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,12 +59,20 @@ def is_png(data):
     return Image.open(io.BytesIO(data)).format == "PNG"
 
 
+def png_in(data):
+    """The PNG inside a picture output's HTML figure, whose image must carry a description."""
+    page = data["text/html"]
+    alt = re.search(r'<img src="data:image/png;base64,([^"]+)" alt="([^"]+)">', page)
+    assert alt and len(alt.group(2)) > 20, page[:300]
+    return base64.b64decode(alt.group(1))
+
+
 def check_live_and_static(outputs, view, kind):
     """The controls first (a widget with a text fallback), then a picture that can be updated."""
     assert f"malaria-lab-{kind}" in view.panel._dom_classes
     controls, picture = outputs[0], outputs[1]
     assert WIDGET_VIEW in controls.data and "live controls" in controls.data["text/plain"]
-    assert is_png(picture.data["image/png"]) and picture.data["text/plain"]
+    assert is_png(png_in(picture.data)) and picture.data["text/plain"]
     assert picture.transient["display_id"] and not picture.update
     assert "run this cell again for the live controls" in outputs[2].data["text/markdown"]  # a reopened notebook
     return picture
@@ -111,7 +121,7 @@ def test_data_browser_redraws_its_picture_in_place(cells, shell):
     picture = check_live_and_static(outputs, browser, "data-browser")
     update = outputs[-1]
     assert update.update and update.transient["display_id"] == picture.transient["display_id"]
-    assert update.data["image/png"] != picture.data["image/png"]
+    assert png_in(update.data) != png_in(picture.data)
     assert "Uninfected" in update.data["text/plain"] and "Parasitized" not in update.data["text/plain"].split("\n")[1]
 
 
@@ -192,7 +202,7 @@ def test_augmentation_picture_follows_a_slider(arrays, shell):
     explorer = AugmentationExplorer(arrays, n=3, rotation=0.0, zoom=0.0)
     outputs = shown_outputs(explorer, lambda: setattr(explorer.controls["zoom"], "value", 0.4))
     picture = check_live_and_static(outputs, explorer, "augmentation")
-    assert outputs[-1].update and outputs[-1].data["image/png"] != picture.data["image/png"]
+    assert outputs[-1].update and png_in(outputs[-1].data) != png_in(picture.data)
     assert "zoom=0.4" in outputs[-1].data["text/plain"]
 
 
@@ -220,7 +230,7 @@ def test_training_monitor_draws_every_epoch_and_keeps_the_last(monkeypatch, shel
     picture = check_live_and_static(outputs, monitor, "training-monitor")
     updates = [o for o in outputs[2:] if o.update]
     assert len(updates) == 4 and all(u.transient == picture.transient for u in updates)
-    assert len({u.data["image/png"] for u in updates}) >= 3
+    assert len({png_in(u.data) for u in updates}) >= 3
     final = updates[-1].data["text/plain"]
     assert "3 epoch(s), finished" in final and "val_accuracy" in final and "0.4000" in final
     assert monitor.progress.value == monitor.progress.max == 3 and "finished" in monitor.status.value
@@ -280,7 +290,7 @@ def test_evaluation_picture_follows_the_slider(shell):
     outputs = shown_outputs(explorer, lambda: setattr(explorer, "threshold", 0.65))
     picture = check_live_and_static(outputs, explorer, "evaluation")
     assert len(explorer.figures()) == 2  # no images: no gallery
-    assert outputs[-1].update and outputs[-1].data["image/png"] != picture.data["image/png"]
+    assert outputs[-1].update and png_in(outputs[-1].data) != png_in(picture.data)
     assert "threshold 0.650: sensitivity 50.0%" in outputs[-1].data["text/plain"]
     with pytest.raises(MalariaLabError):
         EvaluationExplorer(Y, P[:5])

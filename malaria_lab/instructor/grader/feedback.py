@@ -18,6 +18,24 @@ POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-sr
           "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 CSP = f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">'
 
+# After nbconvert's own styles: the light theme's code, prompt and ANSI colours darkened to WCAG's
+# 4.5:1 on their backgrounds (#f5f5f5 for code; white, and #fdd for errors, for outputs), hue kept;
+# links underlined, not told from the text around them by colour alone.
+READABLE = """<style>
+:root{--jp-cell-prompt-opacity:1;--jp-cell-prompt-not-active-opacity:1;
+--jp-cell-inprompt-font-color:#2e79b7;--jp-cell-outprompt-font-color:#b9583b;
+--jp-mirror-editor-atom-color:#6565bd;--jp-mirror-editor-number-color:#008100;--jp-mirror-editor-variable-3-color:#007e4f;
+--jp-mirror-editor-operator-color:#a521f7;--jp-mirror-editor-comment-color:#3c7878;--jp-mirror-editor-meta-color:#a521f7;
+--jp-mirror-editor-bracket-color:#707057;--jp-mirror-editor-quote-color:#008100;--jp-mirror-editor-error-color:#e00000}
+.jp-RenderedText pre .ansi-red-fg{color:#a94340}.jp-RenderedText pre .ansi-green-fg{color:#00753a}
+.jp-RenderedText pre .ansi-yellow-fg{color:#776217}.jp-RenderedText pre .ansi-blue-fg{color:#1766b2}
+.jp-RenderedText pre .ansi-magenta-fg{color:#96458d}.jp-RenderedText pre .ansi-cyan-fg{color:#356d6e}
+.jp-RenderedText pre .ansi-white-fg{color:#66645e}.jp-RenderedText pre .ansi-yellow-intense-fg{color:#855e0d}
+.jp-RenderedText pre .ansi-blue-intense-fg{color:#0063c6}.jp-RenderedText pre .ansi-cyan-intense-fg{color:#1d7070}
+.jp-RenderedText pre .ansi-white-intense-fg{color:#62656d}
+.jp-RenderedHTMLCommon a:link,.jp-RenderedHTMLCommon a:visited{text-decoration:underline}
+</style>"""
+
 
 def feedback_html(nb, record):
     """The student's feedback page: their notebook as graded, under a table of their points."""
@@ -27,13 +45,13 @@ def feedback_html(nb, record):
     said = record["notes"] + ([record["problem"]] if record["problem"] else [])
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in said)
     head = (f"<h1>{html.escape(record['stage'])}: {record['score']:g} / {record['max_score']:g} points</h1>"
-            f"<table><tr><th>exercise</th><th></th><th>points</th><th>what the checks said</th></tr>{rows}</table>"
+            f"<table><tr><th>exercise</th><th>title</th><th>points</th><th>what the checks said</th></tr>{rows}</table>"
             + (f"<ul>{notes}</ul>" if notes else ""))
     shown = inert(copy.deepcopy(nb))
     shown.cells.insert(0, nbformat.v4.new_markdown_cell(head))
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(
-        shown, resources={"metadata": {"name": f"{record['stage']}: feedback"}})
-    return with_policy(body)
+    resources = {"metadata": {"name": f"Feedback: {record['stage']}"}}
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(shown, resources=resources)
+    return with_policy(body.replace("</head>", READABLE + "\n</head>", 1))
 
 
 def with_policy(page):

@@ -1,27 +1,26 @@
-"""The report's plots, as PNG data URIs: matplotlib's Figure without pyplot (no GUI, no global
-state), so the page carries its pictures and opens from disk."""
-
-import base64
-import io
+"""The report's plots, as :class:`~malaria_lab.alt_text.Picture` (PNG and its text alternative,
+written from the counts it shows): matplotlib's Figure without pyplot (no GUI, no global state),
+so the page carries its pictures and opens from disk. Stacked bars tell their parts apart by
+colour, hatching and a white gap, and say their counts in the description."""
 
 from matplotlib.figure import Figure
 
-COLOURS = {"full marks": "#1b7f3b", "below full marks": "#3b6ea8", "full": "#1b7f3b", "partial": "#e0a800",
-           "zero": "#b3261e", "not attempted": "#9e9e9e", "could not be graded": "#6a3d9a", "not submitted": "#d9d9d9"}
+from ...alt_text import Picture, describe
+from ...palette import BLUE, OUTCOMES, SEPARATOR
+
 DPI = 90
 
 
-def _uri(fig):
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+def _picture(fig):
+    return Picture.of(fig, dpi=DPI, bbox_inches="tight")
 
 
 def _stacked(ax, labels, parts):
-    """Horizontal bars of ``labels``, each split into ``parts`` ({name: [count per label]})."""
+    """Horizontal bars of ``labels``, each split into ``parts`` ({name: [count per label]}), one
+    cue of :data:`~malaria_lab.palette.OUTCOMES` per part, in order."""
     left = [0.0] * len(labels)
-    for name, counts in parts.items():
-        ax.barh(labels, counts, left=left, color=COLOURS[name], label=name)
+    for (name, counts), cue in zip(parts.items(), OUTCOMES):
+        ax.barh(labels, counts, left=left, label=name, **cue.bar())
         left = [a + b for a, b in zip(left, counts)]
     ax.invert_yaxis()
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=len(parts), frameon=False, fontsize=8)
@@ -29,19 +28,26 @@ def _stacked(ax, labels, parts):
         ax.spines[side].set_visible(False)
 
 
+def _counts(labels, parts):
+    """'01_download: full marks 12, below full marks 20, ...; 02_split: ...' for a description."""
+    return "; ".join(f"{label}: " + ", ".join(f"{name} {counts[i]}" for name, counts in parts.items())
+                     for i, label in enumerate(labels))
+
+
 def glance(stats):
     """Per stage with submissions: full marks, other graded, could not be graded, not submitted."""
     stages = [s for s in stats.values() if s.submissions]
     fig = Figure(figsize=(7.5, 0.45 * len(stages) + 1.4))
     ax = fig.add_subplot()
-    _stacked(ax, [s.stage for s in stages], {
-        "full marks": [s.full_marks for s in stages],
-        "below full marks": [len(s.graded) - s.full_marks for s in stages],
-        "could not be graded": [len(s.failed) for s in stages],
-        "not submitted": [len(s.not_submitted) for s in stages]})
+    labels = [s.stage for s in stages]
+    parts = {"full marks": [s.full_marks for s in stages],
+             "below full marks": [len(s.graded) - s.full_marks for s in stages],
+             "could not be graded": [len(s.failed) for s in stages],
+             "not submitted": [len(s.not_submitted) for s in stages]}
+    _stacked(ax, labels, parts)
     ax.set_xlabel("students")
     ax.set_title("Submissions per stage", fontsize=10)
-    return _uri(fig)
+    return _picture(describe(fig, f"Stacked bar chart, submissions per stage, in students: {_counts(labels, parts)}."))
 
 
 def histogram(st):
@@ -50,14 +56,18 @@ def histogram(st):
     ax = fig.add_subplot()
     top = st.max_points or 1.0
     bins = max(4, min(20, int(round(top * 2))))
-    ax.hist(st.scores, bins=bins, range=(0, top), color="#3b6ea8", edgecolor="white")
+    counts, edges, _ = ax.hist(st.scores, bins=bins, range=(0, top), color=BLUE, edgecolor=SEPARATOR)
     ax.set_xlim(0, top)
     ax.set_xlabel(f"points (of {top:g})")
     ax.set_ylabel("students")
     ax.set_title(f"{st.stage}: scores of {len(st.graded)} graded submissions", fontsize=10)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    return _uri(fig)
+    bars = [f"{edges[i]:g} to {edges[i + 1]:g}: {int(n)}" for i, n in enumerate(counts) if n]
+    scores = sorted(st.scores)
+    return _picture(describe(fig, f"Histogram, {st.stage}: scores of {len(st.graded)} graded submissions, from "
+                                  f"{scores[0]:g} to {scores[-1]:g} points of {top:g}; students per score band: "
+                                  + "; ".join(bars) + "."))
 
 
 def exercises(st):
@@ -65,9 +75,11 @@ def exercises(st):
     items = st.exercises
     fig = Figure(figsize=(7.5, 0.45 * len(items) + 1.4))
     ax = fig.add_subplot()
-    _stacked(ax, [e.id for e in items], {
-        "full": [e.full for e in items], "partial": [e.partial for e in items],
-        "zero": [e.zero for e in items], "not attempted": [e.not_attempted for e in items]})
+    labels = [e.id for e in items]
+    parts = {"full": [e.full for e in items], "partial": [e.partial for e in items],
+             "zero": [e.zero for e in items], "not attempted": [e.not_attempted for e in items]}
+    _stacked(ax, labels, parts)
     ax.set_xlabel("students")
     ax.set_title(f"{st.stage}: each exercise", fontsize=10)
-    return _uri(fig)
+    return _picture(describe(fig, f"Stacked bar chart, {st.stage}, students per exercise by points: "
+                                  f"{_counts(labels, parts)}."))

@@ -17,21 +17,25 @@ CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1150px;padding:0 16px;color:#222}
 h1{margin-bottom:0}h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:36px}
 table{border-collapse:collapse;margin:8px 0 16px}th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;
-vertical-align:top}th{background:#f3f3f3}table.sortable th{cursor:pointer;user-select:none}
-th[data-dir=asc]::after{content:" \\25B2"}th[data-dir=desc]::after{content:" \\25BC"}
+vertical-align:top}th{background:#f3f3f3}th button{font:inherit;font-weight:bold;color:inherit;background:none;
+border:0;padding:0;text-align:left;cursor:pointer}th[aria-sort=ascending] button::after{content:" \\25B2"}
+th[aria-sort=descending] button::after{content:" \\25BC"}
 td.n{text-align:right;font-variant-numeric:tabular-nums}.empty{color:#6b6b6b;font-style:italic}
 .flag{background:#fde7e4;color:#8a1c12;border-radius:3px;padding:0 5px;margin-right:4px;white-space:nowrap}
 pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:6px;overflow:auto;font-size:12px;max-width:1000px}
 code{background:#f3f3f3;padding:0 3px}.muted{color:#6b6b6b}li{margin-bottom:6px}img{max-width:100%}
+figure{margin:12px 0}figcaption{font-size:13px;max-width:1000px;margin-top:2px}
 """
 
+# Each sortable header is a button (so the keyboard sorts too); aria-sort says the order to screen readers.
 SCRIPT = """
 document.querySelectorAll("table.sortable").forEach(function (table) {
-  table.querySelectorAll("th").forEach(function (th, i) {
-    th.addEventListener("click", function () {
-      var dir = th.dataset.dir === "asc" ? "desc" : "asc", body = table.tBodies[0];
-      table.querySelectorAll("th").forEach(function (h) { delete h.dataset.dir; });
-      th.dataset.dir = dir;
+  table.querySelectorAll("th button").forEach(function (button) {
+    var th = button.parentNode, i = th.cellIndex;
+    button.addEventListener("click", function () {
+      var dir = th.getAttribute("aria-sort") === "ascending" ? "descending" : "ascending", body = table.tBodies[0];
+      table.querySelectorAll("th").forEach(function (h) { h.removeAttribute("aria-sort"); });
+      th.setAttribute("aria-sort", dir);
       function key(row) {
         var c = row.cells[i];
         return c.dataset.sort !== undefined ? c.dataset.sort : c.textContent.trim();
@@ -40,7 +44,7 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
       var numeric = rows.every(function (r) { return key(r) !== "" && !isNaN(key(r)); });
       rows.sort(function (a, b) {
         var x = key(a), y = key(b), c = numeric ? x - y : x.localeCompare(y);
-        return dir === "asc" ? c : -c;
+        return dir === "ascending" ? c : -c;
       });
       rows.forEach(function (r) { body.appendChild(r); });
     });
@@ -65,7 +69,8 @@ def td(text, sort=None, numeric=False, raw=False):
 
 
 def table(header, rows, sortable=True, id=None):
-    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    head = "".join(f'<th scope="col"><button type="button">{esc(h)}</button></th>' if sortable
+                   else f'<th scope="col">{esc(h)}</th>' for h in header)
     body = "".join(f"<tr>{''.join(cells)}</tr>" for cells in rows)
     attrs = (' class="sortable"' if sortable else "") + (f' id="{esc(id)}"' if id else "")
     return f"<table{attrs}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -81,8 +86,9 @@ def count_td(count, total):
     return td(f"{count}{share}", sort=count, numeric=True)
 
 
-def img(uri, alt):
-    return f'<p><img src="{uri}" alt="{esc(alt)}"></p>'
+def img(picture):
+    """A plot: the image with its text alternative as ``alt`` and as a caption under it."""
+    return picture.html()
 
 
 def short_answer(stage, ex_id, answer):
@@ -131,7 +137,7 @@ def glance(stats, rows):
              table(header, out, id="glance-table")]
     parts += [f'<p class="empty">{esc(line)}</p>' for line in lines]
     if any(st.submissions for st in stats.values()):
-        parts.append(img(figures.glance(stats), "submissions per stage"))
+        parts.append(img(figures.glance(stats)))
     return "\n".join(parts)
 
 
@@ -222,12 +228,12 @@ def stage_section(cls, st, names):
     if not st.graded:
         return "\n".join(parts + ['<p class="empty">No submission of this stage could be graded: no scores to '
                                   "show.</p>"])
-    parts += [img(figures.histogram(st), f"{st.stage} score distribution"), exercise_table(st),
+    parts += [img(figures.histogram(st)), exercise_table(st),
               f'<p class="muted">Discrimination: the correlation of the exercise\'s points with the rest of '
               f"the stage's score. Flags: <i>too easy</i> at {TOO_EASY:.0%} full marks or more, <i>too hard</i> "
               f"when {TOO_HARD:.0%} or fewer score anything, <i>does not discriminate</i> below "
               f"{LOW_DISCRIMINATION} or when undefined.</p>",
-              img(figures.exercises(st), f"{st.stage} exercises")]
+              img(figures.exercises(st))]
     parts += [exercise_section(cls, e, names) for e in st.exercises]
     return "\n".join(parts)
 
