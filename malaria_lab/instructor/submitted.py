@@ -206,10 +206,11 @@ def find_jobs(course_dir, stages=None, students=None):
     return found
 
 
-def read(course_dir, path):
-    """The bytes of a job's notebook, opened again without following any link on the way
-    (:class:`~.nofollow.Refused` if it became one, or grew over 50 MB, since it was found)."""
+def read(course_dir, path, limit=None):
+    """The bytes of a file of a job (its notebook, its timestamp), opened without following any
+    link on the way (:class:`~.nofollow.Refused` for a link, a special file, or one over ``limit``
+    bytes, 50 MB by default)."""
     root = coursedir.students_dir(course_dir)
     student, stage, name = Path(path).relative_to(root).parts
     with nofollow.opened(root) as fd, nofollow.opened(student, fd) as s_fd, nofollow.opened(stage, s_fd) as t_fd:
-        return nofollow.read(name, t_fd, MAX_BYTES)
+        return nofollow.read(name, t_fd, MAX_BYTES if limit is None else limit)

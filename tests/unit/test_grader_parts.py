@@ -16,11 +16,10 @@ import nbformat
 import pytest
 
 from malaria_lab.checks import load_stage
-from malaria_lab.instructor import records
+from malaria_lab.instructor import records, submitted
 from malaria_lab.instructor.grader import checker, classgrade, frames, inert, writer
 from malaria_lab.instructor.grader.feedback import CSP, feedback_html
 from malaria_lab.instructor.grader.remote import RemoteNamespace
-from malaria_lab.instructor.untrusted import Refused, read_regular
 
 EX = load_stage("02_split")["q1"]
 
@@ -223,21 +222,24 @@ def test_records_cut_long_texts_with_a_mark_and_still_validate():
 
 
 def test_reading_a_student_file_follows_no_link_and_never_blocks(tmp_path):
-    (tmp_path / "ok.txt").write_text("2026-01-01 10:00:00")
-    assert read_regular(tmp_path / "ok.txt", 64) == b"2026-01-01 10:00:00"
+    folder = tmp_path / "submitted" / "s1" / "02_split"
+    folder.mkdir(parents=True)
+    (folder / "ok.txt").write_text("2026-01-01 10:00:00")
+    assert submitted.read(tmp_path, folder / "ok.txt", 64) == b"2026-01-01 10:00:00"
     (tmp_path / "secret").write_text("host secret")
-    os.symlink(tmp_path / "secret", tmp_path / "link")
-    os.symlink("/dev/zero", tmp_path / "zero")
-    os.mkfifo(tmp_path / "fifo")
-    (tmp_path / "big").write_bytes(b"x" * 100)
+    os.symlink(tmp_path / "secret", folder / "link")
+    os.symlink("/dev/zero", folder / "zero")
+    os.mkfifo(folder / "fifo")
+    (folder / "big").write_bytes(b"x" * 100)
     for name, why in (("link", "symbolic link"), ("zero", "symbolic link"), ("fifo", "not a regular file"),
                       ("big", "larger than")):
         start = time.monotonic()
-        with pytest.raises(Refused, match=why):
-            read_regular(tmp_path / name, 64)
+        with pytest.raises(submitted.Refused, match=why):
+            submitted.read(tmp_path, folder / name, 64)
         assert time.monotonic() - start < 1
-    with pytest.raises(Refused, match="not a regular file"):
-        read_regular("/dev/zero", 64)
+    os.symlink(tmp_path, tmp_path / "submitted" / "s2")  # a student's folder that is a link
+    with pytest.raises(submitted.Refused, match="symbolic link"):
+        submitted.read(tmp_path, tmp_path / "submitted" / "s2" / "submitted" / "s1", 64)
 
 
 def test_the_writer_reads_timestamps_safely(tmp_path):

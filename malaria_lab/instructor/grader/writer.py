@@ -9,8 +9,7 @@ import warnings
 from pathlib import Path
 
 from ...atomic import write_text
-from .. import coursedir, records
-from ..untrusted import Refused, read_regular
+from .. import coursedir, records, submitted
 
 db_url = coursedir.gradebook_url
 # What nbgrader's `submit` writes: secrets.token_hex(64).
@@ -21,8 +20,8 @@ def timestamp(course_dir, student, stage):
     """The submission's time from nbgrader's ``timestamp.txt``, as text, or None."""
     path = coursedir.timestamp(course_dir, coursedir.Kind.SUBMITTED, stage, student)
     try:
-        text = read_regular(path, 256).decode("utf-8", "replace").strip()
-    except (OSError, Refused):
+        text = submitted.read(course_dir, path, 256).decode("utf-8", "replace").strip()
+    except (OSError, submitted.Refused):
         return None
     return text[:64] or None
 
@@ -81,8 +80,8 @@ def _feedback_receipt(course_dir, student, stage):
         write_text(coursedir.timestamp(course_dir, coursedir.Kind.FEEDBACK, stage, student), stamp)
     path = coursedir.submission_secret(course_dir, coursedir.Kind.SUBMITTED, stage, student)
     try:  # a link, a FIFO or a device is refused without being opened for reading
-        secret = read_regular(path, 257).decode("ascii", "replace").strip()
-    except (OSError, Refused):
+        secret = submitted.read(course_dir, path, 257).decode("ascii", "replace").strip()
+    except (OSError, submitted.Refused):
         return
     if SECRET.fullmatch(secret):
         write_text(coursedir.submission_secret(course_dir, coursedir.Kind.FEEDBACK, stage, student), secret)
