@@ -90,7 +90,8 @@ def test_an_edit_saved_from_jupyterlab_reaches_the_build(course):
     before = authoring.text_path(course, "02_split").read_text().splitlines()
     manager.save({"type": "notebook", "content": nb}, "02_split.md")
     after = authoring.text_path(course, "02_split").read_text().splitlines()
-    changed = [(a, b) for a, b in zip(before, after) if a != b]
+    # jupytext stamps the version that saved the file; only the edited line may differ otherwise.
+    changed = [(a, b) for a, b in zip(before, after) if a != b and "jupytext_version:" not in a]
     assert len(before) == len(after) and len(changed) == 1 and "A clinic's" in changed[0][1]
     built = {c.id: c.source for c in authoring.build(course, "02_split").cells}
     assert "A clinic's next patient" in built["md-17"]
