@@ -99,7 +99,7 @@ def _submission(args):
     from .instructor.submissions import make_submission, write_submission
 
     course, [stage] = _course(args.course_dir), _stages([args.stage])
-    if not STUDENT_ID.match(args.student):
+    if not STUDENT_ID.fullmatch(args.student):
         raise MalariaLabError(f"Student id {args.student!r} is not a plain name.",
                               "Use letters, digits and . _ @ - only (it becomes a folder name).")
     release = coursedir.notebook(course, coursedir.Kind.RELEASE, stage)
@@ -128,7 +128,7 @@ def _grade(args):
 
     course, stages = _course(args.course_dir), _stages(args.stage)
     for student in args.student or []:
-        if not STUDENT_ID.match(student):
+        if not STUDENT_ID.fullmatch(student):
             raise MalariaLabError(f"Student id {student!r} is not a plain name.",
                                   "Use letters, digits and . _ @ - only.")
     if any(v is not None and v <= 0 for v in (args.timeout, args.memory, args.notebook_timeout)):

@@ -21,7 +21,7 @@ SOLUTIONS = "solutions"
 COLLECTED = "collected.json"
 LMS_ROSTER = "lms_roster.json"
 # A student id names folders (submitted/<student>/...): plain characters only, never a path.
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")  # whole names only: fullmatch
 # What nbgrader passes over in an assignment's folders (its ``CourseDirectory.ignore``).
 IGNORED = (".ipynb_checkpoints", "__pycache__", "*.pyc", "feedback")
 
@@ -68,7 +68,7 @@ def lms_roster(course_dir) -> Path:
 
 
 def is_student_id(text) -> bool:
-    return isinstance(text, str) and STUDENT_ID.match(text) is not None
+    return isinstance(text, str) and STUDENT_ID.fullmatch(text) is not None
 
 
 def submission_secret(course_dir, kind, stage, student) -> Path:

@@ -18,6 +18,9 @@ from ..settings import STAGES
 from . import coursedir
 
 MAX_BYTES = 50_000_000  # a notebook larger than this is not read (the course's are under 1 MB)
+# Nor one of more JSON objects and lists than this (the course's have a few thousand): each costs
+# memory to read, far more than its two bytes.
+MAX_NODES = 500_000
 STRONG = 0.5  # the share of a stage's marks that makes a notebook that stage
 WEAK = 0.3  # ... when the notebook's metadata names that stage (other stages share up to a third)
 META = "malaria_lab"  # the course's key in a notebook's metadata: {"stage": ..., "generated_from": ...}
@@ -53,10 +56,19 @@ class Verdict:
         return f"{self.problem.value} ({self.detail})" if self.detail else self.problem.value
 
 
-def parse(data):
-    """The notebook in ``data`` (bytes) as plain JSON data; :class:`NotANotebook` otherwise."""
+def bounded(data):
+    """Refuse (:class:`NotANotebook`) a notebook's bytes or text too large, or of too many JSON
+    objects and lists, to read safely; the count is made before any parsing."""
     if len(data) > MAX_BYTES:
         raise NotANotebook(Problem.NOT_NOTEBOOK, f"larger than {MAX_BYTES // 1_000_000} MB")
+    opening = (b"{", b"[") if isinstance(data, bytes) else ("{", "[")
+    if sum(data.count(mark) for mark in opening) > MAX_NODES:
+        raise NotANotebook(Problem.NOT_NOTEBOOK, f"more than {MAX_NODES:,} JSON objects and lists")
+
+
+def parse(data):
+    """The notebook in ``data`` (bytes) as plain JSON data; :class:`NotANotebook` otherwise."""
+    bounded(data)
     try:
         nb = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:

@@ -124,6 +124,21 @@ for _ in range(60):
 for _ in range(40):
     print("y" * 1_000_000)
 ''',
+    "a-root": '''
+import os
+print("UID", os.getuid())
+try:
+    print(open("/etc/shadow").read())
+except OSError as err:
+    print("SHADOW", type(err).__name__)
+''',
+    # A message of 20 million empty objects in 60 MB, sent with the kernel's own key.
+    "a-bomb": '''
+k = get_ipython().kernel
+body = b'{"data": {"text/plain": "x"}, "metadata": {}, "junk": [' + b'{},' * 20_000_000 + b'{}]}'
+k.session.send(k.iopub_socket, "display_data", content=body, parent=k.get_parent("shell"))
+''',
+    "a-huge-code": "data = [" + "1, " * 350_000 + "]\n",
     "a-script": '''
 from IPython.display import HTML, Javascript, SVG, display
 display(HTML('<h1>8 / 8 points</h1><script>document.title="pwned"</script><img src=x onerror="alert(1)">'
@@ -216,6 +231,18 @@ def wall(tmp_path_factory):
         write_submission(course, name, SPLIT, add_cell(make_submission(split_release, SPLIT), "q1_answer", attack))
         expected[(name, SPLIT)] = decl.points
         honest(name + "-z")
+    # Restarts whose replays would run past the notebook's time: a slow cell, then cells that end
+    # the kernel; each restart replays the slow cell.
+    nb = add_cell(make_submission(split_release, SPLIT), "q1_answer", "import time\ntime.sleep(25)")
+    for after in ("q1_check", "q2_answer", "q3_answer"):
+        nb = add_cell(nb, after, "import os\nos._exit(0)")
+    write_submission(course, "a-replay", SPLIT, nb)
+    expected[("a-replay", SPLIT)] = None  # see test_replays_after_a_restart_keep_to_the_notebook_time
+    # A file of half a million empty objects: refused before it is read.
+    nodes = course / "submitted" / "c-nodes" / SPLIT / f"{SPLIT}.ipynb"
+    nodes.parent.mkdir(parents=True)
+    nodes.write_bytes(b'{"cells": [' + b"{}," * 600_000 + b'{}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    expected[("c-nodes", SPLIT)] = None
     # Checks slower than the notebook may run: each call of the function sleeps.
     slow = decl["q1"].solution_code + "\nimport time\n_fast = leaked_patients\n" \
         "def leaked_patients(rows):\n    time.sleep(25)\n    return _fast(rows)\n"
@@ -384,6 +411,50 @@ def test_long_texts_are_cut_with_a_mark_not_refused(wall):
     got = record(course, "a-long")
     answer = next(e["answer"] for e in got["exercises"] if e["id"] == "q1")
     assert "more characters)" in answer and len(answer) <= 20_000
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the grader drops root's rights only where it has them")
+def test_no_sandbox_runs_with_root_s_rights(wall):
+    course, *_ = wall
+    text = _outputs(course, "a-root")
+    assert "UID " in text and "UID 0\\n" not in text, text[:500]
+    if os.path.exists("/etc/shadow"):
+        assert "SHADOW PermissionError" in text
+        first = Path("/etc/shadow").read_text().splitlines()[0]
+        assert first not in (course / "feedback" / "a-root" / SPLIT / f"{SPLIT}.html").read_text()
+
+
+def test_what_a_kernel_sends_never_swells_the_grader(wall):
+    course, *_ = wall
+    assert "not valid" in record(course, "a-bomb")["problem"]
+    for job in summary(course)["jobs"]:
+        assert (job.get("worker_mb") or 0) < 1500, job  # the trusted worker's own peak, in MB
+
+
+def test_replays_after_a_restart_keep_to_the_notebook_time(wall):
+    course, *_ = wall
+    got = record(course, "a-replay")
+    assert got["seconds"] < NOTEBOOK_SECONDS + 15, got
+    assert "replayed cell" in got["problem"] or "ran past" in got["problem"], got["problem"]
+
+
+def test_a_notebook_of_too_many_objects_is_refused_unread(wall):
+    course, *_ = wall
+    got = record(course, "c-nodes")
+    assert got["status"] == "failed" and "more than 500,000 JSON objects and lists" in got["problem"]
+
+
+def test_a_huge_code_cell_runs_whole_and_is_shown_cut(wall):
+    course, *_ = wall
+    page = (course / "feedback" / "a-huge-code" / SPLIT / f"{SPLIT}.html").read_text()
+    assert "more characters of this cell are not shown here" in page and len(page) < 3 * 1024**2
+    nb = nbformat.read(course / "autograded" / "a-huge-code" / SPLIT / f"{SPLIT}.ipynb", as_version=4)
+    assert any(len(c.source) > 1_000_000 for c in nb.cells)
+
+
+def _outputs(course, student):
+    nb = nbformat.read(course / "autograded" / student / SPLIT / f"{SPLIT}.ipynb", as_version=4)
+    return json.dumps([c.get("outputs") for c in nb.cells])
 
 
 def test_a_model_huge_to_build_never_reaches_the_grader_s_memory(wall):

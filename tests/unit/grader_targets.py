@@ -2,6 +2,8 @@
 as a forked worker needs them)."""
 
 import os
+import resource
+import time
 
 
 def echo_or_die(payload):
@@ -10,3 +12,19 @@ def echo_or_die(payload):
         os._exit(9)
     return {"record": {"student": payload["student"], "stage": payload["stage"], "status": "graded",
                        "seconds": 0.0}, "pid": os.getpid()}
+
+
+def memory_cap(payload):
+    """What the worker may allocate (RLIMIT_DATA), and whether a 4 GB buffer was refused."""
+    try:
+        bytearray(4 * 1024**3)
+        refused = False
+    except MemoryError:
+        refused = True
+    return {"record": {"student": payload["student"], "stage": payload["stage"], "status": "graded",
+                       "seconds": 0.0}, "cap": resource.getrlimit(resource.RLIMIT_DATA)[0], "refused": refused}
+
+
+def sleeper(payload):
+    """A job that never ends (its worker must be stopped from outside)."""
+    time.sleep(3600)

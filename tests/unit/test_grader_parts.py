@@ -304,12 +304,30 @@ def test_the_writer_saves_a_result_only_as_the_job_it_sent(tmp_path):
 
 def test_a_worker_that_dies_costs_only_its_own_job():
     sys.path.insert(0, str(Path(__file__).parent))
-    payloads = [{"student": s, "stage": "02_split", "sandbox": True} for s in ("a", "victim", "b", "c")]
+    payloads = [{"student": s, "stage": "02_split", "sandbox": True, "limits": {}} for s in ("a", "victim", "b", "c")]
     got = {p["student"]: r for p, r in classgrade._local(payloads, 2, target=__import__("grader_targets").echo_or_die)}
     assert set(got) == {"a", "victim", "b", "c"}
     assert got["victim"]["grader_fault"] and "worker process died (exit status 9)" in got["victim"]["record"]["problem"]
     assert all(got[s]["record"]["status"] == "graded" for s in "abc")
     assert len({got[s]["pid"] for s in "abc"}) == 3  # each job in a process of its own
+
+
+def test_a_job_s_worker_has_its_memory_capped():
+    sys.path.insert(0, str(Path(__file__).parent))
+    payloads = [{"student": "a", "stage": "02_split", "sandbox": True, "limits": {}}]
+    [(_, got)] = classgrade._local(payloads, 1, target=__import__("grader_targets").memory_cap)
+    assert got["cap"] == classgrade.WORKER_MEMORY_GB * 1024**3 and got["refused"]
+
+
+def test_a_worker_past_its_time_is_stopped_and_the_job_says_so(monkeypatch):
+    sys.path.insert(0, str(Path(__file__).parent))
+    monkeypatch.setattr(classgrade, "WORKER_GRACE_SECONDS", 1)
+    payloads = [{"student": "slow", "stage": "02_split", "sandbox": True, "limits": {"notebook_seconds": 1}}]
+    started = time.monotonic()
+    [(_, got)] = classgrade._local(payloads, 1, target=__import__("grader_targets").sleeper)
+    assert time.monotonic() - started < 60
+    assert got["record"]["status"] == "failed" and "ran past 2 s in all" in got["record"]["problem"]
+    assert not got.get("grader_fault")
 
 
 def test_a_result_that_cannot_be_saved_is_that_job_s_problem(tmp_path, monkeypatch):
@@ -337,3 +355,51 @@ def test_a_threaded_drain_keeps_only_the_tail():
     writer_thread.join()
     drain.thread.join(5)
     assert drain.tail == b"0123456789"
+
+
+def test_a_student_id_is_the_whole_name():
+    from malaria_lab.instructor import coursedir
+
+    assert coursedir.is_student_id("alice") and coursedir.is_student_id("a.b@uni-x_1")
+    for bad in ("alice\n", "alice\nbob", "../alice", "", "-alice", "a" * 129):
+        assert not coursedir.is_student_id(bad), bad
+
+
+def test_a_submission_time_nbgrader_cannot_hold_is_graded_as_untimed():
+    from nbgrader.utils import parse_utc
+
+    assert writer._submitted_at("2026-12-01 10:00:00.000000 UTC", parse_utc)["timestamp"].year == 2026
+    for odd in ("9999-12-31 23:59:59 -1200", "0001-01-01 00:00:00", "not a time", "", None):
+        assert writer._submitted_at(odd, parse_utc) == {}, odd
+
+
+def test_a_message_of_too_many_objects_is_refused_before_it_is_parsed():
+    from malaria_lab.instructor.grader import kernel
+
+    assert kernel.bounded_unpack(b'{"a": [1, {"b": 2}]}') == {"a": [1, {"b": 2}]}
+    bomb = b"[" + b"{}," * kernel.MAX_NODES + b"{}]"
+    with pytest.raises(ValueError, match="JSON objects and lists"):
+        kernel.bounded_unpack(bomb)
+
+
+def test_a_notebook_of_too_many_objects_is_refused_before_it_is_parsed():
+    from malaria_lab.instructor import notebook_stage
+
+    bomb = b'{"cells": [' + b"{}," * notebook_stage.MAX_NODES + b"{}]}"
+    with pytest.raises(notebook_stage.NotANotebook, match="JSON objects and lists"):
+        notebook_stage.parse(bomb)
+    with pytest.raises(notebook_stage.NotANotebook):
+        notebook_stage.bounded(bomb.decode())
+
+
+def test_feedback_shows_a_huge_code_cell_cut_and_keeps_the_notebook_whole():
+    from malaria_lab.instructor.grader import feedback
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = [" + "1, " * 200_000 + "]"),
+                                         nbformat.v4.new_code_cell("y = 2")])
+    record = {"stage": "02_split", "score": 0, "max_score": 8, "exercises": [], "notes": [], "problem": None}
+    page = feedback.feedback_html(nb, record)
+    more = len(nb.cells[0].source) - feedback.SHOWN_CELL
+    assert f"{more:,} more characters of this cell are not shown here" in page
+    assert page.count("more characters of this cell") == 1  # the short cell is shown whole
+    assert len(nb.cells[0].source) > 600_000  # the notebook itself keeps all of it

@@ -11,9 +11,10 @@ summary.
 import errno
 import os
 import secrets
-import signal
 import time
 from pathlib import Path
+
+from .watchdog import kill_until_gone
 
 ROOT = Path("/sys/fs/cgroup")
 V1 = ("memory", "pids", "cpu")
@@ -100,17 +101,7 @@ class JobGroup:
 
     def kill(self):
         """Kill every process of the job, however many it started (pids.max bounds them)."""
-        for _ in range(50):
-            pids = self.pids()
-            if not pids:
-                return True
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            time.sleep(0.02)
-        return not self.pids()
+        return kill_until_gone(self.pids)
 
     def remove(self):
         self.kill()

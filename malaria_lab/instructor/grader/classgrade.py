@@ -12,6 +12,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -32,6 +33,9 @@ from . import cgroups, prepare, sandbox, writer
 from .job import _failed, grade_job
 
 TEMPLATES = Path(coursedir.GRADING) / "templates"
+WORKER_MEMORY_GB = 3  # the trusted worker of one job (the student's kernel has its own limit)
+# Past its notebook's time, a job has this long to check, write feedback and report.
+WORKER_GRACE_SECONDS = 300
 
 
 def find_jobs(course_dir, stages=None, students=None):
@@ -179,7 +183,10 @@ def _run(payloads, workers, scheduler, progress):
 
 
 def _child(payload, conn, target):
-    """One job in a process of its own (see :func:`_local`)."""
+    """One job in a process of its own (see :func:`_local`), its memory capped: what a kernel
+    sends it can cost the job, never the machine."""
+    cap = int(WORKER_MEMORY_GB * 1024**3)
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
     try:
         conn.send(target(payload))
     finally:
@@ -201,20 +208,32 @@ stands in for grading, for tests."""
             process = context.Process(target=_child, args=(payload, send, target or _safely), daemon=True)
             process.start()
             send.close()
-            running[receive] = (process, payload)
-        for receive in wait(list(running)):
-            process, payload = running.pop(receive)
-            try:
-                result = receive.recv()
-            except (EOFError, OSError):
-                result = None
+            running[receive] = (process, payload, time.monotonic() + _allowed(payload))
+        ready = wait(list(running), timeout=1.0)
+        late = [r for r, (_, _, until) in running.items() if r not in ready and time.monotonic() > until]
+        for receive in ready + late:
+            process, payload, _ = running.pop(receive)
+            result = None
+            if receive in ready:
+                try:
+                    result = receive.recv()
+                except (EOFError, OSError):
+                    pass
             receive.close()
-            process.join(timeout=60)
+            process.join(timeout=0 if receive in late else 60)
             if process.is_alive():
                 process.kill()
                 process.join()
+            if receive in late:
+                result = _failed(_base(payload), f"the job ran past {_allowed(payload):g} s in all (its "
+                                                 "notebook, its checks and its feedback) and was stopped",
+                                 time.perf_counter())
             yield payload, result if result is not None else _crashed(
                 payload, RuntimeError(f"its worker process died (exit status {process.exitcode})"))
+
+
+def _allowed(payload):
+    return sandbox.Limits(**payload["limits"]).notebook_seconds + WORKER_GRACE_SECONDS
 
 
 def _on_dask(payloads, address):
@@ -244,16 +263,22 @@ def _on_dask(payloads, address):
 def _safely(payload):
     try:
         return grade_job(payload)
+    except MemoryError:  # under the worker's cap, only what the notebook sent fills it
+        return _failed(_base(payload), f"the notebook's outputs needed more than the grader's "
+                                       f"{WORKER_MEMORY_GB:g} GB for one job to read", time.perf_counter())
     except Exception as err:
         return _crashed(payload, err)
 
 
+def _base(payload):
+    return {"version": records.VERSION, "student": payload["student"], "stage": payload["stage"],
+            "sandbox": payload["sandbox"], "fingerprint": "", "submitted": payload.get("submitted"),
+            "max_score": load_stage(payload["stage"]).points, "feedback": None}
+
+
 def _crashed(payload, err, what="the grader failed on this job"):
     """The result of a job the grader could not finish through no fault of the student's."""
-    record = {"version": records.VERSION, "student": payload["student"], "stage": payload["stage"],
-              "sandbox": payload["sandbox"], "fingerprint": "", "submitted": payload.get("submitted"),
-              "max_score": load_stage(payload["stage"]).points, "feedback": None}
-    result = _failed(record, f"{what} ({type(err).__name__}: {str(err)[:200]}; grading/errors.log has the "
+    result = _failed(_base(payload), f"{what} ({type(err).__name__}: {str(err)[:200]}; grading/errors.log has the "
                              "details; grade again to retry)", time.perf_counter())
     result["trace"] = "".join(traceback.format_exception(err, chain=True))
     result["grader_fault"] = True

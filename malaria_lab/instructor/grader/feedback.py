@@ -14,6 +14,9 @@ from nbconvert import HTMLExporter
 
 from .inert import inert
 
+# Code is coloured by Pygments, whose time grows fast with a cell's length: a cell is shown up to
+# this many characters, and the page's code up to the second figure (the graded notebook keeps all).
+SHOWN_CELL, SHOWN_CODE = 20_000, 100_000
 POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
           "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 CSP = f'<meta http-equiv="Content-Security-Policy" content="{POLICY}">'
@@ -47,11 +50,25 @@ def feedback_html(nb, record):
     head = (f"<h1>{html.escape(record['stage'])}: {record['score']:g} / {record['max_score']:g} points</h1>"
             f"<table><tr><th>exercise</th><th>title</th><th>points</th><th>what the checks said</th></tr>{rows}</table>"
             + (f"<ul>{notes}</ul>" if notes else ""))
-    shown = inert(copy.deepcopy(nb))
+    shown = _code_cut(inert(copy.deepcopy(nb)))
     shown.cells.insert(0, nbformat.v4.new_markdown_cell(head))
     resources = {"metadata": {"name": f"Feedback: {record['stage']}"}}
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(shown, resources=resources)
     return with_policy(body.replace("</head>", READABLE + "\n</head>", 1))
+
+
+def _code_cut(nb):
+    """``nb`` with each code cell's source cut to what the page shows, with a note where cut."""
+    left = SHOWN_CODE
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        keep = max(0, min(SHOWN_CELL, left))
+        if len(cell.source) > keep:
+            more = len(cell.source) - keep
+            cell.source = cell.source[:keep] + f"\n# [{more:,} more characters of this cell are not shown here]"
+        left -= len(cell.source)
+    return nb
 
 
 def with_policy(page):

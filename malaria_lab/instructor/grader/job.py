@@ -24,7 +24,7 @@ import nbformat
 
 from ...checks import load_stage
 from ...checks.results import NOT_ATTEMPTED, Result
-from .. import records
+from .. import notebook_stage, records
 from . import cgroups, merge, prepare, sandbox
 from .checker import Checker
 from .feedback import feedback_html
@@ -79,7 +79,9 @@ class _Run:
         self.enforced = cgroups.describe(self.group, why_not, self.limits, threads)
         scratch = private / "checks"
         scratch.mkdir(mode=0o700)
-        self.mounted = sandboxed and _mount_tmpfs(scratch, self.limits.disk_mb)
+        owner = sandbox.user() if sandboxed else None
+        self.mounted = sandboxed and _mount_tmpfs(scratch, self.limits.disk_mb, owner)
+        sandbox.hand_over(scratch, owner)
         if self.mounted:
             self.enforced["disk"] = "sized tmpfs folders (counted as memory), the checks' folder included"
         if sandboxed:
@@ -92,7 +94,7 @@ class _Run:
         self.kernel = Kernel(private, self.limits, _kernel_env(home, machine_env), read_only,
                              sandboxed=sandboxed, group=self.group, binds=binds)
         decl = load_stage(payload["stage"])
-        self.checker = Checker(payload["stage"], uses_keras(decl), launcher(self.limits, self.checker_group),
+        self.checker = Checker(payload["stage"], uses_keras(decl), launcher(self.limits, self.checker_group, owner),
                                read_only, machine_env, scratch, sandboxed)
         self.done = []  # code cells that ran without being stopped, to replay after a restart
         self.problems, self.restarts = [], 0
@@ -106,12 +108,15 @@ class _Run:
         self.restarts += 1
         if self.group is not None:  # nothing of the stopped kernel may hold the job's memory or tasks
             self.group.kill()
-        self.kernel.start()
-        for source in self.done:
-            try:
-                self.kernel.run(source, self.limits.cell_seconds, "a replayed cell")
-            except KernelStopped:
-                return False
+        _empty(self.scratch)  # nor leave files for the checks
+        try:
+            self.kernel.start()
+            for source in self.done:
+                self.kernel.run(source, min(self.limits.cell_seconds, self._left()), "a replayed cell")
+        except KernelStopped as err:
+            if err.reason not in self.problems:
+                self.problems.append(err.reason)
+            return False
         return True
 
     def _left(self):
@@ -160,11 +165,24 @@ class _Run:
             subprocess.run(["umount", "-l", str(self.scratch)], capture_output=True)
 
 
-def _mount_tmpfs(path, size_mb):
+def _empty(folder):
+    """Remove what is in ``folder`` (links removed, never followed)."""
+    for entry in os.scandir(folder):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
+
+
+def _mount_tmpfs(path, size_mb, owner):
     """A sized tmpfs on ``path`` where the grader may mount one (root); False elsewhere."""
     if os.geteuid() != 0 or shutil.which("mount") is None:
         return False
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={int(size_mb)}m,mode=0700,nosuid,nodev",
+    ids = f",uid={owner},gid={owner}" if owner is not None else ""
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={int(size_mb)}m,mode=0700,nosuid,nodev{ids}",
                            "tmpfs", str(path)], capture_output=True)
     return done.returncode == 0
 
@@ -191,7 +209,10 @@ def grade_job(payload):
     run = None
     try:
         try:
+            notebook_stage.bounded(payload["submission"])
             submission = nbformat.reads(payload["submission"], as_version=4)
+        except notebook_stage.NotANotebook as err:
+            return _failed(base, f"the submitted file is not a notebook ({err})", start)
         except Exception as err:  # whatever the file holds: one line, not a traceback
             return _failed(base, f"the submitted file is not a notebook ({type(err).__name__})", start)
         template = nbformat.reads(payload["template"], as_version=4)

@@ -14,6 +14,7 @@ Outputs are cut to size, metadata included, per cell and per job.
 import itertools
 import json
 import os
+import signal
 import stat
 import sys
 import time
@@ -26,7 +27,7 @@ from ...checks.results import Stopped
 from . import sandbox
 from .checker import Drain
 from .remote import ANSWER_MIME
-from .watchdog import Watch, kill_tree, tree
+from .watchdog import Watch, kill_tree, kill_until_gone, signal_all, tree
 
 MAX_MESSAGE = 96 * 1024**2
 MAX_ANSWER = 80 * 1024**2
@@ -34,6 +35,8 @@ MAX_OUTPUTS = 200
 MAX_TEXT = 100_000
 MAX_OUTPUT = 8 * 1024**2
 MAX_METADATA = 16 * 1024
+RECEIVE_QUEUE = 4
+MAX_NODES = 1_000_000  # JSON objects and lists in one message part (an answer has far fewer)
 LAUNCH = str(Path(__file__).with_name("launch.py"))
 
 
@@ -47,10 +50,10 @@ class KernelStopped(Exception):
         self.alive = alive
 
 
-def launcher(limits, group):
-    """The isolated launcher's command line: limits and the job's cgroups in, nothing of the
-    environment (``-I``) or of site-packages (``-S``) read."""
-    settings = dict(limits.to_dict(), cgroups=group.procs if group is not None else [])
+def launcher(limits, group, user=None):
+    """The isolated launcher's command line: limits, the job's cgroups and the user to become
+    in, nothing of the environment (``-I``) or of site-packages (``-S``) read."""
+    settings = dict(limits.to_dict(), cgroups=group.procs if group is not None else [], user=user)
     return [sys.executable, "-I", "-S", LAUNCH, json.dumps(settings)]
 
 
@@ -65,6 +68,7 @@ class Kernel:
         self.sandboxed = sandboxed
         self.group = group
         self.binds = list(binds)
+        self.user = sandbox.user() if sandboxed else None
         self.km = self.kc = None
         self.starts = itertools.count(1)
         self.breach = None
@@ -83,7 +87,7 @@ class Kernel:
                      sandbox.Bind(str(sockets), str(sockets), writable=True), *self.binds]
             kernel = sandbox.argv(kernel, self.read_only, self.env, binds=binds,
                                   job_folders=("home", "cache", "work"), disk_mb=self.limits.disk_mb)
-        return launcher(self.limits, self.group) + kernel
+        return launcher(self.limits, self.group, self.user) + kernel
 
     def start(self):
         # jupyter_client and zmq load only when a kernel starts (they are not needed to read results).
@@ -95,6 +99,9 @@ class Kernel:
         sockets, connection = self.private / f"sockets-{n}", self.private / f"connection-{n}"
         sockets.mkdir(mode=0o700)
         connection.mkdir(mode=0o700)
+        owner = self.user
+        for folder in (sockets, connection):
+            sandbox.hand_over(folder, owner)
         argv = self._argv(sockets, connection)
 
         class SandboxKernelManager(KernelManager):
@@ -105,6 +112,10 @@ class Kernel:
                 return KernelSpec(argv=argv, display_name="malaria-lab sandbox", language="python",
                                   interrupt_mode="message", env={})
 
+            def write_connection_file(self, **kwargs):
+                super().write_connection_file(**kwargs)
+                sandbox.hand_over(self.connection_file, owner)
+
             def _connect_control_socket(self):
                 if not self.deferred:  # only once the kernel's sockets are checked (see start)
                     super()._connect_control_socket()
@@ -112,8 +123,12 @@ class Kernel:
         self.context = zmq.Context()
         self.context.setsockopt(zmq.RECONNECT_IVL, -1)
         self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
+        # A kernel that floods its output waits on its own side (its memory, its limits): the
+        # grader holds a few messages at a time.
+        self.context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
         self.km = SandboxKernelManager(transport="ipc", ip=str(sockets / "kernel"),
                                        connection_file=str(connection / "kernel.json"), context=self.context)
+        self.km.session.unpack = bounded_unpack  # the client shares this session
         # Sandboxed, bwrap sets the kernel's environment itself (--clearenv, --setenv).
         env = self.env if not self.sandboxed else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         read_end, write_end = os.pipe()
@@ -180,18 +195,14 @@ class Kernel:
         return set(tree(pid)) if pid is not None else set()
 
     def stop_extras(self):
-        """Kill every process the student's code started, keeping the kernel; True once none is left."""
-        for _ in range(50):
-            extras = self.members() - self.own
-            if not extras:
-                return True
-            for pid in extras:
-                try:
-                    os.kill(pid, 9)
-                except OSError:
-                    pass
-            time.sleep(0.02)
-        return not (self.members() - self.own)
+        """Kill every process the student's code started, keeping the kernel; True once none is left.
+        The kernel is held (SIGSTOP) meanwhile, so a fork loop cannot outrun the killing."""
+        own = self.own & self.members()
+        signal_all(own, signal.SIGSTOP)
+        try:
+            return kill_until_gone(self.members, keep=self.own)
+        finally:
+            signal_all(own, signal.SIGCONT)
 
     def _pid(self):
         provisioner = getattr(self.km, "provisioner", None)
@@ -298,6 +309,18 @@ class Kernel:
         if len(data) > MAX_ANSWER:
             raise Stopped("Your function's answer is too large to check.")
         return data
+
+
+def bounded_unpack(data):
+    """A message part as JSON data, as jupyter_client reads it, but refused (ValueError) before
+    parsing when it holds more than :data:`MAX_NODES` objects and lists: a few bytes each, they
+    cost the reader far more memory than they take to send."""
+    if not isinstance(data, (bytes, str)):
+        data = bytes(data)
+    opening = (b"{", b"[") if isinstance(data, bytes) else ("{", "[")
+    if sum(data.count(mark) for mark in opening) > MAX_NODES:
+        raise ValueError(f"a message of more than {MAX_NODES:,} JSON objects and lists")
+    return json.loads(data.decode("utf-8", "replace") if isinstance(data, bytes) else data)
 
 
 def _plain_output(kind, content):

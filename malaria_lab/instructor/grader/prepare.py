@@ -46,7 +46,9 @@ def here(settings):
     read_only = [str(package), str(fallbacks_dir().resolve()), str(data.resolve())]
     env = {FALLBACKS_ENV: str(fallbacks_dir().resolve()), "PYTHONPATH": str(package.parent),
            "OMP_NUM_THREADS": threads, "TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1",
-           "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONDONTWRITEBYTECODE": "1"}
+           "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONDONTWRITEBYTECODE": "1",
+           # The sandbox's user has no entry in /etc/passwd: who it is, for getpass and the like.
+           "USER": "student", "LOGNAME": "student"}
     if settings.get("keras_backend"):
         env["KERAS_BACKEND"] = settings["keras_backend"]
     if settings.get("data") and os.path.isdir(settings["data"]):

@@ -30,6 +30,7 @@ SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
 OPTIONAL_PATHS = ("/sys/devices/system/cpu", "/sys/fs/cgroup")
 JOB = "/job"
 CHECKS = "/checks"
+USER_BASE = 1_000_000_000
 BWRAP_FIX = ("Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) on a Linux machine that allows "
              "unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1), or grade with "
              "--no-sandbox on a machine where running students' code with your rights is acceptable.")
@@ -57,6 +58,18 @@ class Bind:
     host: str
     inside: str
     writable: bool = False
+
+
+def user():
+    """The unprivileged user (uid = gid) this worker's sandboxes run as when the grader is root:
+    one of its own per worker process, so that no two jobs share one; None otherwise."""
+    return USER_BASE + os.getpid() if os.geteuid() == 0 else None
+
+
+def hand_over(path, owner):
+    """Give ``path`` (a folder or file the grader made for a sandbox) to the sandbox's user."""
+    if owner is not None:
+        os.chown(path, owner, owner, follow_symlinks=False)
 
 
 def bwrap():

@@ -2,7 +2,9 @@
 kernel's process tree) and processes against the job's limits, and stops what breaks them."""
 
 import os
+import signal
 import threading
+import time
 
 GB = 1024**3
 
@@ -84,11 +86,28 @@ def _rss(pid):
         return 0
 
 
-def kill_tree(pid):
-    if pid is None:
-        return
-    for p in reversed(tree(pid)):
+def signal_all(pids, signum):
+    for pid in pids:
         try:
-            os.kill(p, 9)
+            os.kill(pid, signum)
         except OSError:
             pass
+
+
+def kill_until_gone(listed, keep=frozenset(), seconds=5.0):
+    """SIGKILL every process ``listed()`` names but ``keep``, again and again (a killed process's
+    children may appear meanwhile); True once none is left."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = listed() - keep
+        if not left:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        signal_all(left, signal.SIGKILL)
+        time.sleep(0.02)
+
+
+def kill_tree(pid):
+    if pid is not None:
+        kill_until_gone(lambda: set(tree(pid)), seconds=1.0)

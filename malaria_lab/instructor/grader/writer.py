@@ -87,12 +87,25 @@ def _feedback_receipt(course_dir, student, stage):
         write_text(coursedir.submission_secret(course_dir, coursedir.Kind.FEEDBACK, stage, student), secret)
 
 
+def _submitted_at(text, parse_utc):
+    """nbgrader's timestamp argument for the submission's time, or none where the time cannot be
+    read or is not a real one (graded as if untimed)."""
+    if not text:
+        return {}
+    try:
+        when = parse_utc(text)
+    except (ValueError, OverflowError):
+        return {}
+    return {"timestamp": when} if 2000 <= when.year <= 2200 else {}
+
+
 def _gradebook(course_dir, record):
     # nbgrader's database layer (SQLAlchemy) loads only for the writer.
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.utils import parse_utc
 
     student, stage = record["student"], record["stage"]
+    when = _submitted_at(record.get("submitted"), parse_utc)  # before the old row goes
     points = {f"{e['id']}_check": e["points"] for e in record["exercises"]}
     attempted = {f"{e['id']}_answer": e["status"] != "not attempted" for e in record["exercises"]}
     with warnings.catch_warnings(), Gradebook(db_url(course_dir)) as gb:
@@ -105,10 +118,6 @@ def _gradebook(course_dir, record):
             pass
     with warnings.catch_warnings(), Gradebook(db_url(course_dir)) as gb:
         warnings.simplefilter("ignore")
-        try:
-            when = {"timestamp": parse_utc(record["submitted"])} if record.get("submitted") else {}
-        except ValueError:  # a timestamp.txt nbgrader cannot read: graded as if untimed
-            when = {}
         submission = gb.add_submission(stage, student, **when)
         for notebook in submission.notebooks:
             for grade in notebook.grades:
