@@ -22,6 +22,7 @@ PERIOD_US = 100_000
 # Threads count as tasks too: room for a kernel's threads above the processes a job may start
 # (the watchdog stops a job's extra processes at ``limits.processes``; this is the hard cap).
 THREADS = 64
+REMOVE_SECONDS = 15
 
 
 def _own_paths():
@@ -104,16 +105,32 @@ class JobGroup:
         return kill_until_gone(self.pids)
 
     def remove(self):
+        """Kill what is left and remove the job's cgroups; a cgroup whose last processes are still
+        exiting is busy a moment (EBUSY), so each is tried again for a few seconds."""
         self.kill()
+        deadline = time.monotonic() + REMOVE_SECONDS
         for directory in self.dirs.values():
-            for _ in range(50):
+            while True:
                 try:
                     directory.rmdir()
                     break
                 except OSError as err:
-                    if err.errno == errno.ENOENT:
+                    if err.errno == errno.ENOENT or time.monotonic() > deadline:
                         break
-                    time.sleep(0.02)
+                    self.kill()
+                    time.sleep(0.05)
+
+
+def remove_left_by(pid):
+    """Remove the cgroups (and kill the processes) of jobs that worker ``pid`` made and could not
+    clean up itself (it was stopped from outside)."""
+    dirs = {}
+    for controller in ("", *V1):
+        for path in (ROOT / controller).glob(f"**/malaria-lab-job-{int(pid)}-*"):
+            if path.is_dir():
+                dirs.setdefault(path.name, []).append(path)
+    for found in dirs.values():
+        JobGroup({str(i): d for i, d in enumerate(found)}, 1).remove()
 
 
 def make(limits, threads):

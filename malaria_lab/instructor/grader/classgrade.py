@@ -224,6 +224,8 @@ stands in for grading, for tests."""
             if process.is_alive():
                 process.kill()
                 process.join()
+            if receive in late or process.exitcode:
+                cgroups.remove_left_by(process.pid)
             if receive in late:
                 result = _failed(_base(payload), f"the job ran past {_allowed(payload):g} s in all (its "
                                                  "notebook, its checks and its feedback) and was stopped",
