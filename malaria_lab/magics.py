@@ -45,7 +45,8 @@ def _magics_class():
 
         @line_magic
         def malaria_fast(self, line=""):
-            """``%malaria_fast on`` / ``off``: small subsets and few epochs (for small machines)."""
+            """``%malaria_fast on`` / ``off``: the older name for ``%malaria_mode grading`` (tiny subsets,
+            two epochs: for grading, not learning; small machines want ``%malaria_mode small``)."""
             word = line.strip().lower()
             if word in ("on", "1", "true", "yes"):
                 os.environ[FAST_ENV] = "1"

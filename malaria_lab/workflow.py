@@ -20,6 +20,7 @@ from .pipeline import load_arrays
 from .precision import resolve
 from .quiet import import_keras
 from .recipes import get_recipe
+from .settings import DATA_ENV
 from .split import (
     MAPPING_HINT,
     Row,
@@ -264,7 +265,7 @@ def evaluate_on(model_path, data, out_dir, threshold=None, tta=None, log=print, 
 
 def find_default_data():
     """A real data set if one is at $MALARIA_LAB_DATA or ./data, else None."""
-    for candidate in (os.environ.get("MALARIA_LAB_DATA"), "data"):
+    for candidate in (os.environ.get(DATA_ENV), "data"):
         if candidate and Path(candidate).exists():
             try:
                 find_images(candidate)

@@ -3,8 +3,38 @@ exceptions a check raises, :class:`Wrong` and :class:`NotAttempted`."""
 
 import html
 from dataclasses import dataclass, field
+from enum import Enum
 
-NOT_ATTEMPTED = "not attempted"
+
+class _Word(str, Enum):
+    """A str-valued name whose text is its value (in f-strings, CSV and JSON alike), so records
+    written before these enums existed read the same."""
+
+    def __str__(self):
+        return self.value
+
+    def __format__(self, spec):
+        return format(self.value, spec)
+
+
+class Status(_Word):
+    """How an exercise did, as a record and the report keep it."""
+
+    CORRECT = "correct"
+    PASSED_PUBLIC = "passed public"  # public checks passed; hidden ones run at grading
+    WRONG = "wrong"
+    NOT_ATTEMPTED = "not attempted"
+
+
+class Outcome(_Word):
+    """How one check did."""
+
+    OK = "ok"
+    WRONG = "wrong"
+    NOT_ATTEMPTED = "not attempted"
+
+
+NOT_ATTEMPTED = Status.NOT_ATTEMPTED.value
 MORE_AT_GRADING = "public checks passed; more checks run at grading"
 
 

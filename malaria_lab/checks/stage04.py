@@ -1,5 +1,7 @@
 """Stage 4, the network: build the CNN from its description, and count what it learns."""
 
+import textwrap
+
 import numpy as np
 
 from ..layer_walk import leaf_layers
@@ -16,9 +18,7 @@ CONVS = (1, 2, 2, 2)
 
 # --- q1 -----------------------------------------------------------------------------------
 
-q1 = STAGE.exercise(
-    "q1", "Build the CNN from its description", points=5, names=["build_cnn"],
-    code='''
+_CODE = '''
     def build_cnn(image_size=64, augmentation=None):
         """The course CNN (see the description above) for image_size x image_size RGB cells, pixels 0-255."""
         inputs = keras.Input((image_size, image_size, 3))
@@ -37,7 +37,13 @@ q1 = STAGE.exercise(
         outputs = layers.Dense(1, activation="sigmoid")(x)
         ### END SOLUTION
         return keras.Model(inputs, outputs, name="cnn")
-    ''',
+    '''
+# The solution region alone; each typical mistake below is it with one thing wrong.
+_SOLUTION = textwrap.dedent(_CODE.split("### BEGIN SOLUTION\n")[1].split("### END SOLUTION")[0])
+
+q1 = STAGE.exercise(
+    "q1", "Build the CNN from its description", points=5, names=["build_cnn"],
+    code=_CODE,
     hints=[
         "Go through the description line by line: each line is one or two Keras layers, applied "
         "to `x` in turn (`x = layers.Something(...)(x)`). A loop over the four widths saves "
@@ -50,50 +56,14 @@ q1 = STAGE.exercise(
         "forget `Rescaling(1 / 255)` first: the pixels arrive as 0-255.",
     ],
     mistakes=[
-        ("x = layers.Rescaling(1 / 255)(x)\n"
-         "for block, width in enumerate((16, 32, 64, 128), start=1):\n"
-         "    for _ in range(1 if block == 1 else 2):\n"
-         "        x = layers.Conv2D(width, 3, padding='same', use_bias=False)(x)\n"
-         "        x = layers.BatchNormalization(momentum=0.9)(x)\n"
-         "        x = layers.Activation('relu')(x)\n"
-         "    if block < 4:\n        x = layers.MaxPooling2D(2)(x)\n"
-         "x = layers.Flatten()(x)\nx = layers.Dropout(0.2)(x)\n"
-         "outputs = layers.Dense(1, activation='sigmoid')(x)", "global average pooling"),
-        ("x = layers.Rescaling(1 / 255)(x)\n"
-         "for block, width in enumerate((16, 32, 64, 128), start=1):\n"
-         "    for _ in range(1 if block == 1 else 2):\n"
-         "        x = layers.Conv2D(width, 3, padding='same', use_bias=False)(x)\n"
-         "        x = layers.BatchNormalization()(x)\n"
-         "        x = layers.Activation('relu')(x)\n"
-         "    if block < 4:\n        x = layers.MaxPooling2D(2)(x)\n"
-         "x = layers.GlobalAveragePooling2D()(x)\nx = layers.Dropout(0.2)(x)\n"
-         "outputs = layers.Dense(1, activation='sigmoid')(x)", "momentum"),
-        ("for block, width in enumerate((16, 32, 64, 128), start=1):\n"
-         "    for _ in range(1 if block == 1 else 2):\n"
-         "        x = layers.Conv2D(width, 3, padding='same', use_bias=False)(x)\n"
-         "        x = layers.BatchNormalization(momentum=0.9)(x)\n"
-         "        x = layers.Activation('relu')(x)\n"
-         "    if block < 4:\n        x = layers.MaxPooling2D(2)(x)\n"
-         "x = layers.GlobalAveragePooling2D()(x)\nx = layers.Dropout(0.2)(x)\n"
-         "outputs = layers.Dense(1, activation='sigmoid')(x)", "rescaling"),
-        ("x = layers.Rescaling(1 / 255)(x)\n"
-         "for block, width in enumerate((16, 32, 64, 128), start=1):\n"
-         "    for _ in range(1 if block == 1 else 2):\n"
-         "        x = layers.Conv2D(width, 3, padding='same', use_bias=False)(x)\n"
-         "        x = layers.BatchNormalization(momentum=0.9)(x)\n"
-         "        x = layers.Activation('relu')(x)\n"
-         "    if block < 4:\n        x = layers.MaxPooling2D(2)(x)\n"
-         "x = layers.GlobalAveragePooling2D()(x)\nx = layers.Dropout(0.2)(x)\n"
-         "outputs = layers.Dense(1)(x)", "sigmoid"),
-        ("x = layers.Rescaling(1 / 255)(x)\n"
-         "for width in (16, 32, 64, 128):\n"
-         "    for _ in range(2):\n"
-         "        x = layers.Conv2D(width, 3, padding='same', use_bias=False)(x)\n"
-         "        x = layers.BatchNormalization(momentum=0.9)(x)\n"
-         "        x = layers.Activation('relu')(x)\n"
-         "    x = layers.MaxPooling2D(2)(x)\n"
-         "x = layers.GlobalAveragePooling2D()(x)\nx = layers.Dropout(0.2)(x)\n"
-         "outputs = layers.Dense(1, activation='sigmoid')(x)", "block"),
+        (_SOLUTION.replace("GlobalAveragePooling2D()", "Flatten()"), "global average pooling"),
+        (_SOLUTION.replace("BatchNormalization(momentum=0.9)", "BatchNormalization()"), "momentum"),
+        (_SOLUTION.replace("x = layers.Rescaling(1 / 255)(x)\n", ""), "rescaling"),
+        (_SOLUTION.replace('Dense(1, activation="sigmoid")', "Dense(1)"), "sigmoid"),
+        # Two units in every block, and a pooling after the last one too.
+        (_SOLUTION.replace("(1, 2, 2, 2)", "(2, 2, 2, 2)")
+         .replace("    if block < 4:\n        x = layers.MaxPooling2D(2)(x)", "    x = layers.MaxPooling2D(2)(x)"),
+         "block"),
     ],
 )
 

@@ -158,8 +158,9 @@ def check_memory(total=None, available=None):
     small = min(v for v in (total, available) if v is not None) < LOW_MEMORY_GB * GB
     if small:
         return Check("Memory", "warn", detail + " (a Binder-sized machine)",
-                     "Turn on fast mode (%malaria_fast on, or MALARIA_LAB_FAST=1), keep images at 64 px, "
-                     "shut down other notebooks' kernels; for full training use Colab or a bigger machine.")
+                     "The course picks small mode here by itself (or %malaria_mode small); keep images at "
+                     "64 px, shut down other notebooks' kernels; for full training use Colab or a bigger "
+                     "machine.")
     return Check("Memory", "ok", detail)
 
 

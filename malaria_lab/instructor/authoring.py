@@ -27,6 +27,7 @@ import nbformat
 
 from ..atomic import write_text
 from ..checks import load_stage
+from ..checks.cell_ids import Role, answer_id, check_id, exercise_of
 from ..checks.policy import Solutions
 from ..errors import MalariaLabError
 from ..settings import STAGES
@@ -156,12 +157,12 @@ def _exercise_cells(stage, ex, cell_id, task, policy):
     """The task (read-only), the answer cell (solution region) and the check (graded)."""
     heading = f"### Exercise {ex.id[1:]}: {ex.title} ({ex.points:g} points)"
     cells = [_locked_markdown(cell_id, f"{heading}\n\n{task}\n\n{hint_line(ex, policy)}")]
-    answer = nbformat.v4.new_code_cell(ex.code.rstrip("\n"), id=f"{ex.id}_answer")
+    answer = nbformat.v4.new_code_cell(ex.code.rstrip("\n"), id=answer_id(ex.id))
     answer.metadata["nbgrader"] = _meta(answer.id, solution=True)
     check = nbformat.v4.new_code_cell(
         f"# Check exercise {ex.id[1:]}: run this cell after the one above.\n"
         "### BEGIN HIDDEN TESTS\n" + HIDDEN_GRADER.format(stage=stage, ex=ex.id) + "\n"
-        "### END HIDDEN TESTS\n" f"{ex.id}.check()", id=f"{ex.id}_check")
+        "### END HIDDEN TESTS\n" f"{ex.id}.check()", id=check_id(ex.id))
     check.metadata["nbgrader"] = _meta(check.id, grade=True, locked=True, points=ex.points)
     return cells + [answer, check]
 
@@ -229,7 +230,7 @@ def build(course_dir, stage):
             cells.append(_locked_code(cell_id, cell.source))
         else:
             cells.append(nbformat.v4.new_code_cell(cell.source, id=cell_id))
-    missing = sorted(set(decl.exercises) - {c.id.split("_")[0] for c in cells if c.id.endswith("_answer")})
+    missing = sorted(set(decl.exercises) - {exercise_of(c.id, Role.ANSWER) for c in cells})
     if missing:
         raise MalariaLabError(f"{path} has no task cell for exercise(s) {', '.join(missing)}.",
                               "Add a markdown cell with `exercise: ID` in its metadata for each.")

@@ -25,13 +25,14 @@ import math
 from pathlib import Path
 
 from ..atomic import write_json
+from ..checks.results import Outcome, Status
 from .coursedir import GRADING
 
 VERSION = 1
 JOBS_DIR = Path(GRADING) / "jobs"
 STATUSES = ("graded", "failed")
-EXERCISE_STATUSES = ("correct", "passed public", "wrong", "not attempted")
-OUTCOMES = ("ok", "wrong", "not attempted")
+EXERCISE_STATUSES = tuple(s.value for s in Status)
+OUTCOMES = tuple(o.value for o in Outcome)
 MAX_TEXT = 20_000
 
 
@@ -95,7 +96,7 @@ def _exercise(ex):
            "details": [_text(d, "exercise.details") for d in ex.get("details", [])],
            "checks": [_check(c) for c in ex.get("checks", [])],
            "answer": _text(ex.get("answer"), "exercise.answer", optional=True)}
-    out["failed"] = [c["what"] for c in out["checks"] if c["outcome"] == "wrong"]
+    out["failed"] = [c["what"] for c in out["checks"] if c["outcome"] == Outcome.WRONG]
     if not 0 <= out["points"] <= out["max_points"]:
         raise ValueError("an exercise's points are outside 0..max_points")
     return out

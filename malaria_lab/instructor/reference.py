@@ -34,6 +34,7 @@ from ..settings import (
     mode_problem,
 )
 from ..workflow import find_default_data
+from . import coursedir
 from .notebooks import outputs_text, points, run_stage
 
 MARKER = ".malaria_lab_reference"
@@ -97,10 +98,10 @@ def run(out_dir="runs/reference", data=None, fast=None, course=None, timeout=Non
 
     out = Path(out_dir).resolve()
     course = Path(course) if course is not None else course_dir()
-    sources = [course / "source" / s / f"{s}.ipynb" for s in STAGES]
+    sources = [coursedir.notebook(course, coursedir.Kind.SOURCE, s) for s in STAGES]
     missing = [str(p) for p in sources if not p.is_file()]
     if missing:
-        raise MalariaLabError(f"The course's source notebooks are not at {course / 'source'}.",
+        raise MalariaLabError(f"The course's source notebooks are not at {course / coursedir.Kind.SOURCE.value}.",
                               "Run from a clone of the repository, or pass --course COURSE_DIR.")
     mode = mode or ("grading" if fast else None)
     if mode is None and mode_problem():

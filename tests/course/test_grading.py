@@ -7,7 +7,6 @@ answers earn; the honest students graded beside it must score exactly their own 
 of the package, the course folder or the data may change; no feedback may show hidden test lines.
 """
 
-import hashlib
 import json
 import os
 import socket
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from grading_helpers import points_of, tree_digest
 
 from malaria_lab.checks import load_stage
 from malaria_lab.instructor.release import _scratch_course, generate
@@ -36,25 +36,6 @@ COURSE_OUTPUTS = ("__pycache__", "submitted", "autograded", "feedback", "grading
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="bubblewrap is Linux's")]
-
-
-def points_of(stage, ex_id, answer_code):
-    """What the checks give an answer, computed here, in-process, to compare with the grader's."""
-    ex = load_stage(stage)[ex_id]
-    ns = {"__name__": "__main__"}
-    exec(load_stage(stage).prelude, ns)
-    exec(answer_code, ns)
-    return ex.run(ns, hidden=True).points
-
-
-def tree_digest(path, skip=("__pycache__",)):
-    h = hashlib.sha256()
-    for p in sorted(Path(path).rglob("*")):
-        if p.is_file() and not any(s in p.parts for s in skip):
-            h.update(str(p.relative_to(path)).encode() + b"\0" + p.read_bytes())
-    return h.hexdigest()
-
-
 def grade_cli(course, *args, env=None, timeout=1800):
     full = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
     return subprocess.run([sys.executable, "-m", "malaria_lab", "course", "grade", str(course), "-q", *args],

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from grading_helpers import points_of, tree_digest
 
 from malaria_lab.checks import load_stage
 from malaria_lab.instructor.grader.feedback import CSP
@@ -149,24 +150,6 @@ display({"image/svg+xml": '<svg xmlns="http://www.w3.org/2000/svg" onload="alert
         raw=True)
 ''',
 }
-
-
-def points_of(stage, ex_id, answer_code):
-    ex = load_stage(stage)[ex_id]
-    ns = {"__name__": "__main__"}
-    exec(load_stage(stage).prelude, ns)
-    exec(answer_code, ns)
-    return ex.run(ns, hidden=True).points
-
-
-def tree_digest(path, skip=("__pycache__",)):
-    h = hashlib.sha256()
-    for p in sorted(Path(path).rglob("*")):
-        if not any(s in p.parts for s in skip) and (p.is_file() or p.is_symlink()):
-            h.update(str(p.relative_to(path)).encode() + b"\0" + (p.read_bytes() if p.is_file() else b"link"))
-    return h.hexdigest()
-
-
 def site_digest():
     """The installed environment's start-up hooks: every .pth file and sitecustomize, by content."""
     h = hashlib.sha256()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from grading_helpers import points_of
 
 from malaria_lab.checks import STAGES, load_stage
 from malaria_lab.instructor.nbgrader_cmd import autograde, nbgrader, scores
@@ -34,6 +35,7 @@ pytestmark = pytest.mark.slow
 NOISY_BUILD_CNN = '''
 import os, sys, warnings
 import tensorflow as tf
+
 
 def build_cnn(image_size=64, augmentation=None):
     """The course CNN, written by a student whose code is noisy on stderr."""
@@ -78,15 +80,6 @@ q1 = _AlwaysRight()
 
 SECRETS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "fresh.py", "runpy", '["grader"]',
            "BEGIN SOLUTION")
-
-
-def points_of(stage, ex_id, answer_code):
-    """What the checks give an answer, computed here for comparison with nbgrader's grade."""
-    ex = load_stage(stage)[ex_id]
-    ns = {"__name__": "__main__"}
-    exec(load_stage(stage).prelude, ns)
-    exec(answer_code, ns)
-    return ex.run(ns, hidden=True).points
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))  # the browser tests' helpers
 import hub_doc  # noqa: E402
 import platform_envs  # noqa: E402
+from grading_helpers import points_of
 from test_course_notebooks import answer, cell_with, errors, outputs, shown  # noqa: E402
 from test_jupyterlab import (  # noqa: E402, F401 (fixtures: browser_path, shots)
     CHROMIUM_ARGS,
@@ -336,15 +337,6 @@ def open_terminal(session):
     page.locator(".jp-Terminal").first.click()
 
 
-def points_of(ex_id, code):
-    """What the checks (hidden ones too) give an answer to one exercise of the stage."""
-    decl = load_stage(STAGE)
-    namespace = {"__name__": "__main__"}
-    exec(decl.prelude, namespace)
-    exec(code, namespace)
-    return decl[ex_id].run(namespace, hidden=True).points
-
-
 def answers(kind):
     """{exercise id: the code typed into its cell}: the reference answers, or the first declared
     mistake of the first exercise with the rest right."""
@@ -492,7 +484,7 @@ def test_a_course_on_a_jupyterhub(hub, browser, shots, step):  # noqa: F811
         assert summary["sandbox"] is True and summary["graded"] == 2 and summary["failed"] == 0, summary
         assert sorted(p.name for p in (course / "submitted").iterdir()) == sorted([alice.name, bob.name])
     expected = {alice.name: decl.points,
-                bob.name: decl.points - decl[first].points + points_of(first, answers("mistake")[first])}
+                bob.name: decl.points - decl[first].points + points_of(STAGE, first, answers("mistake")[first])}
     for student, points in expected.items():
         record = json.loads((course / "grading" / "jobs" / STAGE / f"{student}.json").read_text())
         assert record["status"] == "graded" and record["score"] == pytest.approx(points, abs=0.011), record

@@ -111,7 +111,7 @@ def test_memory_sees_a_binder_sized_container_and_warns(tmp_path):
     total, available = memory(proc, cgroup, env={})
     assert total == 2 * GB and available == pytest.approx(1.5 * GB)
     check = check_memory(total, available)
-    assert check.status == "warn" and "Binder" in check.detail and "%malaria_fast on" in check.fix
+    assert check.status == "warn" and "Binder" in check.detail and "small mode" in check.fix and "fast" not in check.fix
     assert memory(proc, str(tmp_path / "none"), env={"MEM_LIMIT": str(2 * GB)})[0] == 2 * GB
 
 

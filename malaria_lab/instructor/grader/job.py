@@ -23,6 +23,7 @@ from pathlib import Path
 import nbformat
 
 from ...checks import load_stage
+from ...checks.cell_ids import Role, exercise_of
 from ...checks.results import NOT_ATTEMPTED, Result
 from .. import notebook_stage, records
 from . import cgroups, merge, prepare, sandbox
@@ -188,8 +189,8 @@ def _mount_tmpfs(path, size_mb, owner):
 
 
 def _answers(cells):
-    return {merge.grade_id(c)[:-7]: c.source for c in cells
-            if (merge.grade_id(c) or "").endswith("_answer")}
+    return {exercise_of(merge.grade_id(c), Role.ANSWER): c.source for c in cells
+            if exercise_of(merge.grade_id(c), Role.ANSWER)}
 
 
 def grade_job(payload):
@@ -226,8 +227,9 @@ def grade_job(payload):
                 if cell.cell_type != "code":
                     continue
                 gid = merge.grade_id(cell) or ""
-                if gid.endswith("_check") and gid[:-6] in decl.exercises:
-                    results[gid[:-6]] = run.check(cell, decl[gid[:-6]])
+                ex_id = exercise_of(gid, Role.CHECK)
+                if ex_id in decl.exercises:
+                    results[ex_id] = run.check(cell, decl[ex_id])
                 else:
                     run.code(cell, f"cell {gid or cell.get('id') or i + 1}")
         except KernelStopped as err:

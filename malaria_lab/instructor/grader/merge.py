@@ -12,6 +12,8 @@ import copy
 
 import nbformat
 
+from ...checks.cell_ids import Role, exercise_of
+
 
 def grade_id(cell):
     meta = cell.get("metadata", {}).get("nbgrader")
@@ -35,10 +37,10 @@ def _student_cell(cell):
 
 def _label(template_cell):
     gid = grade_id(template_cell)
-    if gid and gid.endswith("_check"):
-        return f"the check cell of {gid[:-6]}"
-    if gid and gid.endswith("_answer"):
-        return f"the answer cell of {gid[:-7]}"
+    if exercise_of(gid, Role.CHECK):
+        return f"the check cell of {exercise_of(gid, Role.CHECK)}"
+    if exercise_of(gid, Role.ANSWER):
+        return f"the answer cell of {exercise_of(gid, Role.ANSWER)}"
     return f"cell {gid}" if gid else "a cell"
 
 

@@ -9,6 +9,8 @@ import warnings
 from pathlib import Path
 
 from ...atomic import write_text
+from ...checks.cell_ids import answer_id, check_id
+from ...checks.results import Status
 from .. import coursedir, records, submitted
 
 db_url = coursedir.gradebook_url
@@ -106,8 +108,8 @@ def _gradebook(course_dir, record):
 
     student, stage = record["student"], record["stage"]
     when = _submitted_at(record.get("submitted"), parse_utc)  # before the old row goes
-    points = {f"{e['id']}_check": e["points"] for e in record["exercises"]}
-    attempted = {f"{e['id']}_answer": e["status"] != "not attempted" for e in record["exercises"]}
+    points = {check_id(e["id"]): e["points"] for e in record["exercises"]}
+    attempted = {answer_id(e["id"]): e["status"] != Status.NOT_ATTEMPTED for e in record["exercises"]}
     with warnings.catch_warnings(), Gradebook(db_url(course_dir)) as gb:
         # nbgrader's own autograde makes SQLAlchemy warn the same way; the rows are right.
         warnings.simplefilter("ignore")

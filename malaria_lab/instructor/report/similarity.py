@@ -35,6 +35,7 @@ from copydetect import compare_files
 from copydetect.utils import filter_code, get_token_coverage, winnow
 
 from ...checks import load_stage
+from ...checks.results import Status
 from . import variants
 
 K = 15  # characters of normalised code per fingerprint (MOSS's noise threshold)
@@ -311,7 +312,7 @@ def attempted_answers(records, ex_id, text=str):
     out = []
     for record in records:
         for entry in record["exercises"]:
-            if entry["id"] == ex_id and entry["status"] != "not attempted" and entry["answer"]:
+            if entry["id"] == ex_id and entry["status"] != Status.NOT_ATTEMPTED and entry["answer"]:
                 out.append((record["student"], text(entry["answer"])))
     return out
 

@@ -12,10 +12,11 @@ import json
 import random
 
 from ...checks import load_stage
+from ...checks.results import Status
 from ...settings import STAGES
 from .. import records
 
-CORRECT, UNTOUCHED = "correct", "not attempted"
+CORRECT, UNTOUCHED = Status.CORRECT.value, Status.NOT_ATTEMPTED.value
 GRADED_AT = "2026-01-15T10:00:00+00:00"
 
 

@@ -6,6 +6,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from ...checks import load_stage
+from ...checks.results import Outcome, Status
 
 EPS = 1e-9
 TOO_EASY = 0.95  # share of full marks at or above which an exercise is too easy
@@ -86,7 +87,7 @@ class StageStats:
     @property
     def untouched(self):
         """Graded submissions in which no exercise was attempted."""
-        return sum(all(e["status"] == "not attempted" for e in r["exercises"]) for r in self.graded)
+        return sum(all(e["status"] == Status.NOT_ATTEMPTED for e in r["exercises"]) for r in self.graded)
 
 
 def pearson(xs, ys):
@@ -115,7 +116,7 @@ def _exercise(stage, ex_id, title, max_points, checks, graded):
         p = entry["points"] if entry else 0.0
         points.append(p)
         rest.append(record["score"] - p)
-        if entry is None or entry["status"] == "not attempted":
+        if entry is None or entry["status"] == Status.NOT_ATTEMPTED:
             st.not_attempted += 1
         elif p >= max_points - EPS:
             st.full += 1
@@ -126,9 +127,9 @@ def _exercise(stage, ex_id, title, max_points, checks, graded):
         for check in entry["checks"] if entry else ():
             c = checks.setdefault(check["what"], CheckStats(check["what"], check["hidden"]))
             c.ran += 1
-            c.failed += check["outcome"] == "wrong"
-            c.not_attempted += check["outcome"] == "not attempted"
-        if entry and entry["status"] == "wrong":
+            c.failed += check["outcome"] == Outcome.WRONG
+            c.not_attempted += check["outcome"] == Outcome.NOT_ATTEMPTED
+        if entry and entry["status"] == Status.WRONG:
             groups.setdefault((tuple(entry["failed"]), entry["message"]), []).append((record, p))
     st.checks = list(checks.values())
     st.groups = sorted((_group(key, members, ex_id) for key, members in groups.items()),

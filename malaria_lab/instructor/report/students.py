@@ -4,6 +4,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from ...checks.results import Status
+
 
 @dataclass
 class StudentRow:
@@ -53,7 +55,7 @@ def student_rows(cls, stats, out_dir, links=True):
                 row.missing.append(f"{stage}: could not be graded ({row.failed[stage]})")
                 continue
             row.scores[stage] = (record["score"], record["max_score"])
-            blank = [e["id"] for e in record["exercises"] if e["status"] == "not attempted"]
+            blank = [e["id"] for e in record["exercises"] if e["status"] == Status.NOT_ATTEMPTED]
             if blank:
                 row.missing.append(f"{stage}: {', '.join(blank)} not attempted")
             if links:
