@@ -112,3 +112,10 @@ def test_what_runs_before_the_package_loads_is_standard_library_only(path):
     imported |= {"." if node.level else node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom)}
     assert imported and imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)
+
+
+def test_no_two_test_files_share_a_name():
+    """pytest imports test files by their base name (tests/ has no packages): two of one name
+    stop the whole run at collection."""
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py") if ".platform-envs" not in p.parts]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []
