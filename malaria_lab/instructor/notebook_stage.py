@@ -18,9 +18,9 @@ from ..settings import STAGES
 from . import coursedir
 
 MAX_BYTES = 50_000_000  # a notebook larger than this is not read (the course's are under 1 MB)
-# Nor one of more JSON objects and lists than this (the course's have a few thousand): each costs
-# memory to read, far more than its two bytes.
-MAX_NODES = 500_000
+# Nor one of more JSON values than this (the course's have a few thousand): each costs memory to
+# read, far more than the few bytes it takes.
+MAX_NODES = 2_000_000
 STRONG = 0.5  # the share of a stage's marks that makes a notebook that stage
 WEAK = 0.3  # ... when the notebook's metadata names that stage (other stages share up to a third)
 META = "malaria_lab"  # the course's key in a notebook's metadata: {"stage": ..., "generated_from": ...}
@@ -56,14 +56,21 @@ class Verdict:
         return f"{self.problem.value} ({self.detail})" if self.detail else self.problem.value
 
 
+def json_values(data):
+    """An upper bound on how many values JSON text (bytes or str) holds, counted without parsing:
+    every object and list opens with a bracket and every value after a container's first follows
+    a comma (marks inside strings are counted too: the bound only errs high)."""
+    marks = (b"{", b"[", b",") if isinstance(data, bytes) else ("{", "[", ",")
+    return sum(data.count(mark) for mark in marks) + 1
+
+
 def bounded(data):
     """Refuse (:class:`NotANotebook`) a notebook's bytes or text too large, or of too many JSON
-    objects and lists, to read safely; the count is made before any parsing."""
+    values, to read safely; the count is made before any parsing."""
     if len(data) > MAX_BYTES:
         raise NotANotebook(Problem.NOT_NOTEBOOK, f"larger than {MAX_BYTES // 1_000_000} MB")
-    opening = (b"{", b"[") if isinstance(data, bytes) else ("{", "[")
-    if sum(data.count(mark) for mark in opening) > MAX_NODES:
-        raise NotANotebook(Problem.NOT_NOTEBOOK, f"more than {MAX_NODES:,} JSON objects and lists")
+    if json_values(data) > MAX_NODES:
+        raise NotANotebook(Problem.NOT_NOTEBOOK, f"more than {MAX_NODES:,} JSON values")
 
 
 def parse(data):

@@ -139,6 +139,14 @@ k = get_ipython().kernel
 body = b'{"data": {"text/plain": "x"}, "metadata": {}, "junk": [' + b'{},' * 20_000_000 + b'{}]}'
 k.session.send(k.iopub_socket, "display_data", content=body, parent=k.get_parent("shell"))
 ''',
+    # Three parts of 90 MB, each 18 million short strings (no brackets to count), in one message.
+    "a-strings": '''
+k = get_ipython().kernel
+s = k.session
+big = b'{"x": [' + b'"ab",' * 17_999_999 + b'"ab"]}'
+parts = [s.pack(s.msg_header("stream")), big, big, big]
+k.iopub_socket.send_multipart([b"stream", b"<IDS|MSG>", s.sign(parts)] + parts)
+''',
     "a-huge-code": "data = [" + "1, " * 350_000 + "]\n",
     "a-script": '''
 from IPython.display import HTML, Javascript, SVG, display
@@ -221,10 +229,11 @@ def wall(tmp_path_factory):
         nb = add_cell(nb, after, "import os\nos._exit(0)")
     write_submission(course, "a-replay", SPLIT, nb)
     expected[("a-replay", SPLIT)] = None  # see test_replays_after_a_restart_keep_to_the_notebook_time
-    # A file of half a million empty objects: refused before it is read.
+    # A file of millions of tiny values: refused before it is read.
     nodes = course / "submitted" / "c-nodes" / SPLIT / f"{SPLIT}.ipynb"
     nodes.parent.mkdir(parents=True)
-    nodes.write_bytes(b'{"cells": [' + b"{}," * 600_000 + b'{}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    nodes.write_bytes(b'{"cells": [], "metadata": {"x": [' + b'"ab",' * 2_100_000 + b'"ab"]}, "nbformat": 4, '
+                      b'"nbformat_minor": 5}')
     expected[("c-nodes", SPLIT)] = None
     # Checks slower than the notebook may run: each call of the function sleeps.
     slow = decl["q1"].solution_code + "\nimport time\n_fast = leaked_patients\n" \
@@ -409,7 +418,8 @@ def test_no_sandbox_runs_with_root_s_rights(wall):
 
 def test_what_a_kernel_sends_never_swells_the_grader(wall):
     course, *_ = wall
-    assert "not valid" in record(course, "a-bomb")["problem"]
+    for student in ("a-bomb", "a-strings"):
+        assert "not valid" in record(course, student)["problem"], student
     for job in summary(course)["jobs"]:
         assert (job.get("worker_mb") or 0) < 1500, job  # the trusted worker's own peak, in MB
 
@@ -424,7 +434,7 @@ def test_replays_after_a_restart_keep_to_the_notebook_time(wall):
 def test_a_notebook_of_too_many_objects_is_refused_unread(wall):
     course, *_ = wall
     got = record(course, "c-nodes")
-    assert got["status"] == "failed" and "more than 500,000 JSON objects and lists" in got["problem"]
+    assert got["status"] == "failed" and "more than 2,000,000 JSON values" in got["problem"]
 
 
 def test_a_huge_code_cell_runs_whole_and_is_shown_cut(wall):

@@ -378,16 +378,22 @@ def test_a_message_of_too_many_objects_is_refused_before_it_is_parsed():
 
     assert kernel.bounded_unpack(b'{"a": [1, {"b": 2}]}') == {"a": [1, {"b": 2}]}
     bomb = b"[" + b"{}," * kernel.MAX_NODES + b"{}]"
-    with pytest.raises(ValueError, match="JSON objects and lists"):
+    with pytest.raises(ValueError, match="JSON values"):
         kernel.bounded_unpack(bomb)
+    strings = b'{"x": [' + b'"ab",' * kernel.MAX_NODES + b'"ab"]}'  # values need no brackets
+    with pytest.raises(ValueError, match="JSON values"):
+        kernel.bounded_unpack(strings)
 
 
 def test_a_notebook_of_too_many_objects_is_refused_before_it_is_parsed():
     from malaria_lab.instructor import notebook_stage
 
     bomb = b'{"cells": [' + b"{}," * notebook_stage.MAX_NODES + b"{}]}"
-    with pytest.raises(notebook_stage.NotANotebook, match="JSON objects and lists"):
+    with pytest.raises(notebook_stage.NotANotebook, match="JSON values"):
         notebook_stage.parse(bomb)
+    strings = b'{"cells": [], "metadata": {"x": [' + b"1," * notebook_stage.MAX_NODES + b"1]}}"
+    with pytest.raises(notebook_stage.NotANotebook, match="JSON values"):
+        notebook_stage.parse(strings)
     with pytest.raises(notebook_stage.NotANotebook):
         notebook_stage.bounded(bomb.decode())
 

@@ -24,6 +24,7 @@ from queue import Empty
 import nbformat
 
 from ...checks.results import Stopped
+from ..notebook_stage import json_values
 from . import sandbox
 from .checker import Drain
 from .remote import ANSWER_MIME
@@ -36,7 +37,7 @@ MAX_TEXT = 100_000
 MAX_OUTPUT = 8 * 1024**2
 MAX_METADATA = 16 * 1024
 RECEIVE_QUEUE = 4
-MAX_NODES = 1_000_000  # JSON objects and lists in one message part (an answer has far fewer)
+MAX_NODES = 1_000_000  # JSON values in one message part (an answer has far fewer)
 LAUNCH = str(Path(__file__).with_name("launch.py"))
 
 
@@ -244,7 +245,7 @@ class Kernel:
                 except Exception as err:  # a forged, replayed or broken message: the kernel's doing
                     self.shutdown()
                     raise KernelStopped(f"the kernel sent a message that is not valid in {label} "
-                                        f"({type(err).__name__})") from None
+                                        f"({type(err).__name__}: {str(err)[:80]})") from None
                 if not isinstance(msg, dict) or not isinstance(msg.get("parent_header"), dict):
                     continue
                 if msg["parent_header"].get("msg_id") != msg_id:
@@ -313,13 +314,13 @@ class Kernel:
 
 def bounded_unpack(data):
     """A message part as JSON data, as jupyter_client reads it, but refused (ValueError) before
-    parsing when it holds more than :data:`MAX_NODES` objects and lists: a few bytes each, they
-    cost the reader far more memory than they take to send."""
+    parsing when it may hold more than :data:`MAX_NODES` values (see
+    :func:`~malaria_lab.instructor.notebook_stage.json_values`): a few bytes each, they cost the
+    reader far more memory than they take to send."""
     if not isinstance(data, (bytes, str)):
         data = bytes(data)
-    opening = (b"{", b"[") if isinstance(data, bytes) else ("{", "[")
-    if sum(data.count(mark) for mark in opening) > MAX_NODES:
-        raise ValueError(f"a message of more than {MAX_NODES:,} JSON objects and lists")
+    if json_values(data) > MAX_NODES:
+        raise ValueError(f"a message of more than {MAX_NODES:,} JSON values")
     return json.loads(data.decode("utf-8", "replace") if isinstance(data, bytes) else data)
 
 

@@ -18,7 +18,8 @@ body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1150px;paddi
 h1{margin-bottom:0}h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:36px}
 table{border-collapse:collapse;margin:8px 0 16px}th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;
 vertical-align:top}th{background:#f3f3f3}th button{font:inherit;font-weight:bold;color:inherit;background:none;
-border:0;padding:0;text-align:left;cursor:pointer}th[aria-sort=ascending] button::after{content:" \\25B2"}
+border:0;padding:0;text-align:left;cursor:pointer}th{cursor:pointer}
+th[aria-sort=ascending] button::after{content:" \\25B2"}
 th[aria-sort=descending] button::after{content:" \\25BC"}
 td.n{text-align:right;font-variant-numeric:tabular-nums}.empty{color:#6b6b6b;font-style:italic}
 .flag{background:#fde7e4;color:#8a1c12;border-radius:3px;padding:0 5px;margin-right:4px;white-space:nowrap}
@@ -32,7 +33,7 @@ SCRIPT = """
 document.querySelectorAll("table.sortable").forEach(function (table) {
   table.querySelectorAll("th button").forEach(function (button) {
     var th = button.parentNode, i = th.cellIndex;
-    button.addEventListener("click", function () {
+    th.addEventListener("click", function () {  // the whole header cell, its button (keyboard) included
       var dir = th.getAttribute("aria-sort") === "ascending" ? "descending" : "ascending", body = table.tBodies[0];
       table.querySelectorAll("th").forEach(function (h) { h.removeAttribute("aria-sort"); });
       th.setAttribute("aria-sort", dir);
@@ -194,7 +195,7 @@ def wrong_answers(cls, e, names):
         if g.example:
             answer = next(x["answer"] for x in cls.records[(e.stage, g.example)]["exercises"] if x["id"] == e.id)
             example = (f"<details><summary>an example answer ({esc(names.of(g.example))})</summary>"
-                       f"<pre>{esc(names.text(short_answer(e.stage, e.id, answer)))}</pre></details>")
+                       f'<pre tabindex="0">{esc(names.text(short_answer(e.stage, e.id, answer)))}</pre></details>')
         items.append(f"<li><b>{len(g.students)} student{'s' if len(g.students) != 1 else ''}</b> "
                      f"(mean {number(g.mean_points, 2)} of {number(e.max_points)} points): "
                      f"{message_html(names.text(g.message))}<br><span class=\"muted\">failed: "

@@ -53,8 +53,10 @@ def _finding(f, names):
         who = f"<b>{count}</b>, like the published solution: {esc(_who(f.students, names))}"
     else:
         who = (f"<b>{esc(_who(f.students, names))}</b> and <b>{esc(_who(f.others, names))}</b>")
-    sides = "".join(f"<figure><figcaption>{esc(_caption(w, names))}</figcaption><pre>{marked(text, spans)}</pre>"
-                    "</figure>" for (w, text), spans in ((f.left, left), (f.right, right)))
+    # tabindex: a long answer scrolls, and the keyboard must reach it (WCAG 2.1.1).
+    sides = "".join(f"<figure><figcaption>{esc(_caption(w, names))}</figcaption>"
+                    f'<pre tabindex="0">{marked(text, spans)}</pre></figure>'
+                    for (w, text), spans in ((f.left, left), (f.right, right)))
     return (f'<div class="finding"><p>{who} ({esc(share)}; highlighted: what matched)</p>'
             f'<div class="pair">{sides}</div></div>')
 
