@@ -125,10 +125,9 @@ def remove_left_by(pid):
     """Remove the cgroups (and kill the processes) of jobs that worker ``pid`` made and could not
     clean up itself (it was stopped from outside)."""
     dirs = {}
-    for controller in ("", *V1):
-        for path in (ROOT / controller).glob(f"**/malaria-lab-job-{int(pid)}-*"):
-            if path.is_dir():
-                dirs.setdefault(path.name, []).append(path)
+    for path in ROOT.glob(f"**/malaria-lab-job-{int(pid)}-*"):  # every controller's tree at once
+        if path.is_dir():
+            dirs.setdefault(path.name, []).append(path)
     for found in dirs.values():
         JobGroup({str(i): d for i, d in enumerate(found)}, 1).remove()
 
