@@ -203,8 +203,6 @@ def leaked_patients(rows):
 }
 
 
-SELF_HARMING = ("processes",)
-
 
 def hostile_code(attack):
     ex = load_stage(STAGE)["q1"]
@@ -309,9 +307,6 @@ def test_hostile_students_score_exactly_their_honest_answers(klass):
     course, expected, *_ = klass
     got = {name: record(course, name)["score"] for name in expected if isinstance(name, str)}
     want = {name: pytest.approx(points, abs=0.011) for name, points in expected.items() if isinstance(name, str)}
-    # Forking 400 processes harms that student's own kernel: their zombies hold its task budget.
-    for name in SELF_HARMING:
-        assert got.pop(name) <= want.pop(name).expected + 0.011, name
     assert got == want
 
 
@@ -330,8 +325,7 @@ def test_the_gradebook_holds_the_trusted_points_and_nobody_touched_it(klass):
         student, stage = key if isinstance(key, tuple) else (key, STAGE)
         score, manual = scores[(student, stage)]
         assert score == pytest.approx(record(course, student, stage)["score"], abs=1e-6), key
-        if student not in SELF_HARMING:
-            assert score == pytest.approx(points, abs=0.011), key
+        assert score == pytest.approx(points, abs=0.011), key
         assert all(m is None for m in manual), f"{key}: a manual score appeared"
 
 

@@ -19,7 +19,7 @@ from malaria_lab.checks import load_stage
 from malaria_lab.instructor import records, submitted
 from malaria_lab.instructor.grader import checker, classgrade, frames, inert, writer
 from malaria_lab.instructor.grader.feedback import CSP, feedback_html
-from malaria_lab.instructor.grader.remote import RemoteNamespace
+from malaria_lab.instructor.grader.remote import RemoteNamespace, reap
 
 EX = load_stage("02_split")["q1"]
 
@@ -409,3 +409,31 @@ def test_feedback_shows_a_huge_code_cell_cut_and_keeps_the_notebook_whole():
     assert f"{more:,} more characters of this cell are not shown here" in page
     assert page.count("more characters of this cell") == 1  # the short cell is shown whole
     assert len(nb.cells[0].source) > 600_000  # the notebook itself keeps all of it
+
+
+def test_the_kernel_collects_the_children_the_grader_killed():
+    """Killed children stay zombies, holding the job's process cap, until their parent waits."""
+    probe = subprocess.run([sys.executable, "-c", """
+import os, signal, subprocess, sys
+from malaria_lab.instructor.grader.remote import reap
+alive = subprocess.Popen(["sleep", "30"])
+killed = [subprocess.Popen(["sleep", "30"]) for _ in range(5)]
+for p in killed:
+    os.kill(p.pid, signal.SIGKILL)
+def zombies():
+    states = []
+    for p in killed + [alive]:
+        try:
+            states.append(open(f"/proc/{p.pid}/stat").read().rsplit(")", 1)[1].split()[0])
+        except FileNotFoundError:
+            states.append("gone")
+    return states
+import time
+while zombies()[:5] != ["Z"] * 5:
+    time.sleep(0.01)
+reap()
+print(zombies())
+alive.kill()
+"""], capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split() == ["['gone',", "'gone',", "'gone',", "'gone',", "'gone',", "'S']"]

@@ -78,6 +78,7 @@ class Kernel:
         self.own = set()  # the processes the kernel runs in (sandbox and kernel), never "extra"
         self.refused = 0
         self.notices = []  # what the watchdog did that the job should report (plain text)
+        self.reap_due = False  # extras were killed: their zombies hold the job's process budget
 
     # --- life ---------------------------------------------------------------------------------
 
@@ -201,7 +202,9 @@ class Kernel:
         own = self.own & self.members()
         signal_all(own, signal.SIGSTOP)
         try:
-            return kill_until_gone(self.members, keep=self.own)
+            gone = kill_until_gone(self.members, keep=self.own)
+            self.reap_due = self.reap_due or gone
+            return gone
         finally:
             signal_all(own, signal.SIGCONT)
 
@@ -212,7 +215,7 @@ class Kernel:
 
     # --- running code -------------------------------------------------------------------------
 
-    def run(self, code, timeout, label, answer=False):
+    def run(self, code, timeout, label, answer=False, reap=True):
         """Run ``code``; returns (outputs as nbformat dicts, error name or None), or with
         ``answer`` the last answer :func:`.remote.serve` published (text, or None). Raises
         :class:`KernelStopped` past the time limit (after trying to interrupt), or when the kernel
@@ -268,6 +271,8 @@ class Kernel:
             watch.stop()
         if interrupted:
             raise KernelStopped(f"timed out in {label} after {timeout:g} s", alive=True)
+        if reap and self.reap_due:
+            self._reap(label)
         return (answered if isinstance(answered, str) else None) if answer else (outputs, error)
 
     def _keep(self, outputs, kind, content):
@@ -294,6 +299,12 @@ class Kernel:
             return
         outputs.append(nbformat.from_dict(output))
 
+    def _reap(self, label):
+        """Have the kernel collect its killed children: each one's zombie counts against the job's
+        process cap until its parent waits for it, which the student's code may never do."""
+        self.reap_due = False
+        self.run(REAP_CODE, REAP_SECONDS, label, answer=True, reap=False)
+
     def request(self, body, timeout, label="a check"):
         """Have the kernel's :func:`.remote.serve` answer ``body`` (a JSON request, bytes); returns
         the answer (bytes, unread here), or raises :class:`~malaria_lab.checks.results.Stopped`."""
@@ -310,6 +321,10 @@ class Kernel:
         if len(data) > MAX_ANSWER:
             raise Stopped("Your function's answer is too large to check.")
         return data
+
+
+REAP_CODE = "__import__('malaria_lab.instructor.grader.remote', fromlist=['reap']).reap()"
+REAP_SECONDS = 10
 
 
 def bounded_unpack(data):
