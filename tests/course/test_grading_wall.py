@@ -132,6 +132,8 @@ try:
     print(open("/etc/shadow").read())
 except OSError as err:
     print("SHADOW", type(err).__name__)
+import glob
+print("JOBS", [p for p in glob.glob("/sys/fs/cgroup/**", recursive=True) if "malaria-lab-job" in p][:3])
 ''',
     # A message of 20 million empty objects in 60 MB, sent with the kernel's own key.
     "a-bomb": '''
@@ -414,6 +416,8 @@ def test_no_sandbox_runs_with_root_s_rights(wall):
         assert "SHADOW PermissionError" in text
         first = Path("/etc/shadow").read_text().splitlines()[0]
         assert first not in (course / "feedback" / "a-root" / SPLIT / f"{SPLIT}.html").read_text()
+    # Its cgroup tree is its own job's group: no other job's (nor its own job's name) shows.
+    assert "JOBS []" in text, text[:500]
 
 
 def test_what_a_kernel_sends_never_swells_the_grader(wall):

@@ -17,9 +17,9 @@ import pytest
 
 from malaria_lab.checks import load_stage
 from malaria_lab.instructor import records, submitted
-from malaria_lab.instructor.grader import checker, classgrade, frames, inert, writer
+from malaria_lab.instructor.grader import cgroups, checker, classgrade, frames, inert, sandbox, writer
 from malaria_lab.instructor.grader.feedback import CSP, feedback_html
-from malaria_lab.instructor.grader.remote import RemoteNamespace, reap
+from malaria_lab.instructor.grader.remote import RemoteNamespace
 
 EX = load_stage("02_split")["q1"]
 
@@ -437,3 +437,18 @@ alive.kill()
 """], capture_output=True, text=True, timeout=60)
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.split() == ["['gone',", "'gone',", "'gone',", "'gone',", "'gone',", "'S']"]
+
+
+@pytest.mark.parametrize("version, dirs, views", [
+    (1, {"pids": "/h/pids/job-1", "cpu": "/h/cpu/job-1"},
+     [("/h/pids/job-1", "/sys/fs/cgroup/pids"), ("/h/cpu/job-1", "/sys/fs/cgroup/cpu")]),
+    (2, {"": "/h/unified/job-1"}, [("/h/unified/job-1", "/sys/fs/cgroup")]),
+])
+def test_a_sandbox_sees_its_own_job_s_cgroup_as_its_whole_tree(version, dirs, views):
+    group = cgroups.JobGroup({k: Path(v) for k, v in dirs.items()}, version)
+    args = sandbox.argv(["true"], group=group, program="bwrap")
+    bound = [tuple(args[i + 1:i + 3]) for i, a in enumerate(args) if a.startswith("--ro-bind")]
+    assert [b for b in bound if b[1].startswith(sandbox.CGROUPS)] == views
+    host = sandbox.argv(["true"], program="bwrap")  # no job group: the machine's, to read its quota
+    assert (sandbox.CGROUPS, sandbox.CGROUPS) in [tuple(host[i + 1:i + 3]) for i, a in enumerate(host)
+                                                  if a.startswith("--ro-bind")]

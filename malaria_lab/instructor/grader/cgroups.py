@@ -51,6 +51,13 @@ class JobGroup:
         self.dirs = dirs  # {controller: Path}; for v2 one entry, ""
         self.version = version
 
+    def views(self, root):
+        """(the group's folder, where it shows under ``root``) for each controller: mounted so, a
+        sandbox sees its own group as the root of its tree, as its cgroup namespace says."""
+        if self.version == 2:
+            return [(str(d), root) for d in self.dirs.values()]
+        return [(str(d), f"{root}/{controller}") for controller, d in self.dirs.items()]
+
     @property
     def procs(self):
         return [str(d / "cgroup.procs") for d in self.dirs.values()]

@@ -28,8 +28,8 @@ RUNNER = ("import sys; sys.path.insert(0, {parent!r}); "
 class Checker:
     """One job's checker; started on first use and again after it failed an exercise."""
 
-    def __init__(self, stage, keras, launch, read_only, env, scratch, sandboxed):
-        self.stage, self.keras = stage, keras
+    def __init__(self, stage, keras, launch, read_only, env, scratch, sandboxed, group=None):
+        self.stage, self.keras, self.group = stage, keras, group
         self.launch = launch  # the isolated launcher's command line, limits included
         self.read_only, self.env, self.scratch, self.sandboxed = read_only, env, scratch, sandboxed
         self.process = None
@@ -44,7 +44,8 @@ class Checker:
                    TMPDIR=sandbox.CHECKS if self.sandboxed else str(self.scratch))
         if self.sandboxed:
             command = sandbox.argv(command, self.read_only, env,
-                                   binds=[sandbox.Bind(str(self.scratch), sandbox.CHECKS, writable=True)])
+                                   binds=[sandbox.Bind(str(self.scratch), sandbox.CHECKS, writable=True)],
+                                   group=self.group)
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         else:
             env = dict(env, PATH=os.environ.get("PATH", "/usr/bin:/bin"), HOME=str(self.scratch),

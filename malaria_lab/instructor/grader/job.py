@@ -96,7 +96,7 @@ class _Run:
                              sandboxed=sandboxed, group=self.group, binds=binds)
         decl = load_stage(payload["stage"])
         self.checker = Checker(payload["stage"], uses_keras(decl), launcher(self.limits, self.checker_group, owner),
-                               read_only, machine_env, scratch, sandboxed)
+                               read_only, machine_env, scratch, sandboxed, group=self.checker_group)
         self.done = []  # code cells that ran without being stopped, to replay after a restart
         self.problems, self.restarts = [], 0
         self.deadline = time.monotonic() + self.limits.notebook_seconds

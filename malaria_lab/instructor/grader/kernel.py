@@ -88,7 +88,8 @@ class Kernel:
             binds = [sandbox.Bind(str(connection), str(connection)),
                      sandbox.Bind(str(sockets), str(sockets), writable=True), *self.binds]
             kernel = sandbox.argv(kernel, self.read_only, self.env, binds=binds,
-                                  job_folders=("home", "cache", "work"), disk_mb=self.limits.disk_mb)
+                                  job_folders=("home", "cache", "work"), disk_mb=self.limits.disk_mb,
+                                  group=self.group)
         return launcher(self.limits, self.group, self.user) + kernel
 
     def start(self):

@@ -26,8 +26,9 @@ from pathlib import Path
 from ...errors import MalariaLabError
 
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
-# TensorFlow and NumPy read the CPU's topology here (read-only).
-OPTIONAL_PATHS = ("/sys/devices/system/cpu", "/sys/fs/cgroup")
+# TensorFlow and NumPy read the CPU's topology here, and their CPU quota under CGROUPS (read-only).
+CPU_TOPOLOGY = "/sys/devices/system/cpu"
+CGROUPS = "/sys/fs/cgroup"
 JOB = "/job"
 CHECKS = "/checks"
 USER_BASE = 1_000_000_000
@@ -105,10 +106,11 @@ def _outermost(paths):
     return kept
 
 
-def argv(command, read_only=(), env=None, binds=(), job_folders=(), disk_mb=1024, program=None):
+def argv(command, read_only=(), env=None, binds=(), job_folders=(), disk_mb=1024, program=None, group=None):
     """The bwrap command line that runs ``command`` (a list) in a sandbox: ``read_only`` paths,
     ``binds`` (:class:`Bind`), and when ``job_folders`` are named a tmpfs ``/job`` holding them
-    (the working directory); ``/tmp`` is always a tmpfs of its own."""
+    (the working directory); ``/tmp`` is always a tmpfs of its own. With the job's cgroup
+    ``group``, the sandbox sees that group as its whole cgroup tree, and no other job's."""
     program = program or bwrap()
     size = str(int(disk_mb) * 1024**2)
     # A private /tmp first: the read-only paths and the grader's binds may lie under /tmp.
@@ -117,8 +119,10 @@ def argv(command, read_only=(), env=None, binds=(), job_folders=(), disk_mb=1024
     for path in SYSTEM_PATHS:
         if os.path.lexists(path):
             args += ["--ro-bind", path, path] if not os.path.islink(path) else ["--symlink", os.readlink(path), path]
-    for path in OPTIONAL_PATHS:
-        args += ["--ro-bind-try", path, path]
+    args += ["--ro-bind-try", CPU_TOPOLOGY, CPU_TOPOLOGY]
+    views = group.views(CGROUPS) if group is not None else [(CGROUPS, CGROUPS)]
+    for host, inside in views:
+        args += ["--ro-bind-try", host, inside]
     for path in _outermost([*python_paths(), *read_only]):
         if not any(path == s or path.startswith(s + "/") for s in SYSTEM_PATHS):
             args += ["--ro-bind", path, path]
