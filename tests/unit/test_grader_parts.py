@@ -452,3 +452,14 @@ def test_a_sandbox_sees_its_own_job_s_cgroup_as_its_whole_tree(version, dirs, vi
     host = sandbox.argv(["true"], program="bwrap")  # no job group: the machine's, to read its quota
     assert (sandbox.CGROUPS, sandbox.CGROUPS) in [tuple(host[i + 1:i + 3]) for i, a in enumerate(host)
                                                   if a.startswith("--ro-bind")]
+
+
+@pytest.mark.parametrize("cores, total_gb, memory_gb, workers", [
+    (2, 24, 3, 2),     # this machine: cores decide
+    (16, 64, 3, 7),    # 9 GB a job at most: kernel 3, checker 3, worker 3
+    (16, 64, 1, 12),
+    (8, 4, 3, 1),      # never none
+])
+def test_default_workers_fit_every_job_s_caps_in_memory(cores, total_gb, memory_gb, workers):
+    limits = sandbox.Limits(memory_gb=memory_gb)
+    assert classgrade.default_workers(limits, cores=cores, total_gb=total_gb) == workers

@@ -71,10 +71,16 @@ def templates(course_dir, stages, log):
     return out
 
 
-def default_workers(limits):
-    """As many workers as there are cores, and as fit in memory at the job's memory cap."""
-    total = memory_gb() or 4.0
-    return max(1, min(os.cpu_count() or 1, int(total // max(limits.memory_gb, 0.5))))
+def job_memory_gb(limits):
+    """What one job may hold at most: its kernel and its checker, each capped at the job's
+    memory, and the trusted worker that reads its results."""
+    return 2 * max(limits.memory_gb, 0.5) + WORKER_MEMORY_GB
+
+
+def default_workers(limits, cores=None, total_gb=None):
+    """As many workers as there are cores, and as fit in this machine's memory at every job's caps."""
+    total = total_gb or memory_gb() or 4.0
+    return max(1, min(cores or os.cpu_count() or 1, int(total // job_memory_gb(limits))))
 
 
 def _fingerprint(submission, template, limits, sandboxed):
