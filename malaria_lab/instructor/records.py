@@ -27,6 +27,7 @@ from pathlib import Path
 from ..atomic import write_json
 from ..checks.results import Outcome, Status
 from .coursedir import GRADING
+from .whole_text import whole
 
 VERSION = 1
 JOBS_DIR = Path(GRADING) / "jobs"
@@ -55,7 +56,7 @@ def bounded(value):
     """A record (or any part of one) with every text cut to :data:`MAX_TEXT`, so that no answer,
     message or note is ever too long to keep: records are cut, never refused, for length."""
     if isinstance(value, str):
-        return cut(value)
+        return cut(whole(value))
     if isinstance(value, list):
         return [bounded(v) for v in value]
     if isinstance(value, dict):

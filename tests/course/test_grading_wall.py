@@ -149,6 +149,31 @@ big = b'{"x": [' + b'"ab",' * 17_999_999 + b'"ab"]}'
 parts = [s.pack(s.msg_header("stream")), big, big, big]
 k.iopub_socket.send_multipart([b"stream", b"<IDS|MSG>", s.sign(parts)] + parts)
 ''',
+    # Many parts of 60 MB in one message: ZeroMQ caps each part, not their number.
+    "a-frames": '''
+k = get_ipython().kernel
+big = memoryview(b"x" * (60 * 1024**2))
+k.session.send(k.iopub_socket, "display_data", {"data": {}, "metadata": {}}, parent=k.get_parent("shell"),
+               buffers=[big] * 6)
+''',
+    # The folder of the kernel's sockets lies on the grader's disk: files there would fill it.
+    "a-sockets": '''
+import json, os, sys
+folder = os.path.dirname(json.load(open(sys.argv[sys.argv.index("-f") + 1]))["ip"])
+try:
+    with open(os.path.join(folder, "blob"), "wb") as f:
+        f.write(b"x" * 2**20)
+    print("SOCKETS WROTE")
+except OSError as err:
+    print("SOCKETS", type(err).__name__)
+''',
+    # A lone surrogate cannot be written as UTF-8: in the source (see the fixture) and in an output.
+    "a-surrogate": '''
+note = "SURROGATE-MARK"
+k = get_ipython().kernel
+k.session.send(k.iopub_socket, "stream", content=b'{"name": "stdout", "text": "LONE a\\\\ud800b"}',
+               parent=k.get_parent("shell"))
+''',
     "a-huge-code": "data = [" + "1, " * 350_000 + "]\n",
     "a-script": '''
 from IPython.display import HTML, Javascript, SVG, display
@@ -224,6 +249,8 @@ def wall(tmp_path_factory):
         write_submission(course, name, SPLIT, add_cell(make_submission(split_release, SPLIT), "q1_answer", attack))
         expected[(name, SPLIT)] = decl.points
         honest(name + "-z")
+    surrogate = course / "submitted" / "a-surrogate" / SPLIT / f"{SPLIT}.ipynb"
+    surrogate.write_text(surrogate.read_text().replace("SURROGATE-MARK", "\\ud800"))
     # Restarts whose replays would run past the notebook's time: a slow cell, then cells that end
     # the kernel; each restart replays the slow cell.
     nb = add_cell(make_submission(split_release, SPLIT), "q1_answer", "import time\ntime.sleep(25)")
@@ -424,6 +451,7 @@ def test_what_a_kernel_sends_never_swells_the_grader(wall):
     course, *_ = wall
     for student in ("a-bomb", "a-strings"):
         assert "not valid" in record(course, student)["problem"], student
+    assert "sent a message of more than 96 MB" in record(course, "a-frames")["problem"]
     for job in summary(course)["jobs"]:
         assert (job.get("worker_mb") or 0) < 1500, job  # the trusted worker's own peak, in MB
 
@@ -504,3 +532,19 @@ def test_no_active_content_reaches_the_instructor_or_the_student(wall):
                 assert "<script" not in data.get("text/html", "") and "onerror" not in data.get("text/html", "")
             if cell.cell_type == "markdown" and "nbgrader" not in cell.metadata:
                 assert cell.source.startswith("*Your notes (shown as text):*")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a root grader can close the folder to the sandbox's user")
+def test_the_kernel_s_sockets_folder_takes_no_file(wall):
+    course, *_ = wall
+    assert "SOCKETS PermissionError" in _outputs(course, "a-sockets")
+
+
+def test_a_text_that_cannot_be_written_is_repaired_not_a_grader_fault(wall):
+    course, *_ = wall
+    got = record(course, "a-surrogate")
+    assert got["status"] == "graded" and not got["problem"], got["problem"]
+    text = _outputs(course, "a-surrogate")
+    assert "LONE a\\ufffdb" in text, text[:500]
+    nb = (course / "autograded" / "a-surrogate" / SPLIT / f"{SPLIT}.ipynb").read_text()
+    assert 'note = \\"\\ufffd\\"' in nb or 'note = \\"\ufffd\\"' in nb

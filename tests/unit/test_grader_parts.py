@@ -463,3 +463,62 @@ def test_a_sandbox_sees_its_own_job_s_cgroup_as_its_whole_tree(version, dirs, vi
 def test_default_workers_fit_every_job_s_caps_in_memory(cores, total_gb, memory_gb, workers):
     limits = sandbox.Limits(memory_gb=memory_gb)
     assert classgrade.default_workers(limits, cores=cores, total_gb=total_gb) == workers
+
+
+def test_texts_that_cannot_be_written_as_utf8_are_repaired_and_pairs_kept():
+    from malaria_lab.instructor.whole_text import whole
+
+    lone = json.loads('{"a\\ud800": ["x\\udc00y", 3, {"k": "\\ud83d\\ude00 ok"}]}')
+    got = whole(lone)
+    assert got == {"a\ufffd": ["x\ufffdy", 3, {"k": "\U0001f600 ok"}]}
+    json.dumps(got, ensure_ascii=False).encode("utf-8")  # writable now
+    assert records.bounded({"m": "\ud800"}) == {"m": "\ufffd"}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="handing a folder to another user needs root")
+def test_a_folder_taken_back_takes_no_file_from_the_sandbox_s_user():
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.mkdtemp())  # under /tmp, which the other user may cross (pytest's tmp_path is 0700)
+    try:
+        base.chmod(0o755)
+        folder = base / "sockets"
+        folder.mkdir(mode=0o700)
+        owner = sandbox.USER_BASE + 4242
+        sandbox.hand_over(folder, owner)
+        write = ["/bin/sh", "-c", f"echo x > '{folder / 'blob'}'"]
+        as_owner = {"user": owner, "group": owner, "extra_groups": []}
+        assert subprocess.run(write, capture_output=True, **as_owner).returncode == 0
+        sandbox.take_back(folder, owner)
+        done = subprocess.run([*write[:2], f"echo x > '{folder / 'more'}'"], capture_output=True, text=True,
+                              **as_owner)
+        assert done.returncode != 0 and "Permission denied" in done.stderr
+        assert folder.stat().st_uid == os.geteuid() and not (folder / "more").exists()
+    finally:
+        shutil.rmtree(base)
+
+
+def test_a_stopped_worker_s_private_folders_are_removed_and_links_left(tmp_path, monkeypatch):
+    from malaria_lab.instructor.grader import job
+
+    monkeypatch.setattr(job.tempfile, "gettempdir", lambda: str(tmp_path))
+    left = tmp_path / f"{job.PRIVATE_PREFIX}777-abc"
+    (left / "sockets-1").mkdir(parents=True)
+    (left / "sockets-1" / "blob").write_bytes(b"x" * 1000)
+    other = tmp_path / f"{job.PRIVATE_PREFIX}7770-abc"
+    other.mkdir()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (tmp_path / f"{job.PRIVATE_PREFIX}777-link").symlink_to(kept)
+    job.remove_left_by(777)
+    assert not left.exists() and other.is_dir() and kept.is_dir()
+
+
+def test_a_capped_job_runs_in_a_child_and_brings_back_its_result_alone():
+    payload = {"student": "alice", "stage": "02_split", "submission": "{ not a notebook", "template": "{}",
+               "limits": sandbox.Limits(notebook_seconds=60).to_dict(), "sandbox": True, "settings": {},
+               "fingerprint": "f", "submitted": None}
+    got = classgrade.capped_job(payload)
+    assert got["record"]["status"] == "failed" and got["record"]["student"] == "alice"
+    assert "not a notebook" in got["record"]["problem"] and not got.get("grader_fault")

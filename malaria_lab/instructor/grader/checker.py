@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ...checks.results import NOT_ATTEMPTED, Result, Stopped
 from .. import records
+from ..whole_text import whole
 from . import frames, sandbox
 
 MAX_RELAYED = 80 * 1024**2
@@ -120,7 +121,7 @@ def verdict(ex, body):
     try:
         if len(body) > MAX_RESULT:
             raise ValueError("too large")
-        data = json.loads(body, parse_constant=_refuse)
+        data = whole(json.loads(body, parse_constant=_refuse))
         if not isinstance(data, dict) or data.get("id") != ex.id:
             raise ValueError("not this exercise's")
         status, points = data.get("status"), data.get("points")

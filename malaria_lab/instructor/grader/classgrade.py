@@ -14,6 +14,8 @@ import multiprocessing
 import os
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 import traceback
@@ -31,6 +33,7 @@ from .. import coursedir, records, submitted
 from ..nbgrader_cmd import nbgrader
 from . import cgroups, prepare, sandbox, writer
 from .job import _failed, grade_job
+from .job import remove_left_by as remove_private_left_by
 
 TEMPLATES = Path(coursedir.GRADING) / "templates"
 WORKER_MEMORY_GB = 3  # the trusted worker of one job (the student's kernel has its own limit)
@@ -232,12 +235,50 @@ stands in for grading, for tests."""
                 process.join()
             if receive in late or process.exitcode:
                 cgroups.remove_left_by(process.pid)
+                remove_private_left_by(process.pid)
             if receive in late:
                 result = _failed(_base(payload), f"the job ran past {_allowed(payload):g} s in all (its "
                                                  "notebook, its checks and its feedback) and was stopped",
                                  time.perf_counter())
             yield payload, result if result is not None else _crashed(
                 payload, RuntimeError(f"its worker process died (exit status {process.exitcode})"))
+
+
+CAPPED = "from malaria_lab.instructor.grader.classgrade import capped_main; capped_main()"
+
+
+def capped_job(payload):
+    """One job in a child process, its memory capped and its time bounded as in :func:`_local`:
+    for a Dask worker, whose own process runs many jobs and may not fork pool workers."""
+    child = subprocess.Popen([sys.executable, "-c", CAPPED], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, cwd="/")
+    try:
+        out, _ = child.communicate(json.dumps(payload).encode(), timeout=_allowed(payload))
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+        out = None
+    if child.returncode != 0 or out is None:
+        cgroups.remove_left_by(child.pid)
+        remove_private_left_by(child.pid)
+    if out is None:
+        return _failed(_base(payload), f"the job ran past {_allowed(payload):g} s in all (its notebook, its "
+                                       "checks and its feedback) and was stopped", time.perf_counter())
+    try:
+        return json.loads(out)
+    except ValueError:
+        return _crashed(payload, RuntimeError(f"its worker process died (exit status {child.returncode})"))
+
+
+def capped_main():
+    """The child of :func:`capped_job`: the payload on stdin, the result alone on stdout."""
+    result_fd = os.dup(1)
+    os.dup2(2, 1)  # whatever a library prints goes to stderr, never into the result
+    cap = int(WORKER_MEMORY_GB * 1024**3)
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+    result = _safely(json.loads(sys.stdin.buffer.read()))
+    with os.fdopen(result_fd, "wb") as out:
+        out.write(json.dumps(result).encode())
 
 
 def _allowed(payload):
@@ -259,7 +300,7 @@ def _on_dask(payloads, address):
                               "Start it (dask scheduler, dask-jobqueue, dask-kubernetes) and give its "
                               "address.") from None
     with client:
-        futures = {client.submit(grade_job, p, pure=False): p for p in payloads}
+        futures = {client.submit(capped_job, p, pure=False): p for p in payloads}
         for future in dask_completed(list(futures)):
             payload = futures[future]
             try:

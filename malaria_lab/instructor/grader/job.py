@@ -11,6 +11,7 @@ in one, and the checker in another with the same caps.
 """
 
 import copy
+import json
 import os
 import resource
 import shutil
@@ -26,6 +27,7 @@ from ...checks import load_stage
 from ...checks.cell_ids import Role, exercise_of
 from ...checks.results import NOT_ATTEMPTED, Result
 from .. import notebook_stage, records
+from ..whole_text import whole
 from . import cgroups, merge, prepare, sandbox
 from .checker import Checker
 from .feedback import feedback_html
@@ -33,6 +35,8 @@ from .inert import inert
 from .kernel import Kernel, KernelStopped, launcher
 
 MAX_RESTARTS = 2
+# The job's private folder: named for the worker, so the class can remove what a stopped worker left.
+PRIVATE_PREFIX = "malaria-lab-job-"
 
 
 def _now():
@@ -188,6 +192,15 @@ def _mount_tmpfs(path, size_mb, owner):
     return done.returncode == 0
 
 
+def remove_left_by(pid):
+    """Remove the private folders (and their mounts) of jobs that worker ``pid`` could not clean up
+    itself (it was stopped from outside): links are never followed."""
+    for entry in Path(tempfile.gettempdir()).glob(f"{PRIVATE_PREFIX}{int(pid)}-*"):
+        if entry.is_dir() and not entry.is_symlink() and entry.lstat().st_uid == os.geteuid():
+            subprocess.run(["umount", "-l", str(entry / "checks")], capture_output=True)
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 def _answers(cells):
     return {exercise_of(merge.grade_id(c), Role.ANSWER): c.source for c in cells
             if exercise_of(merge.grade_id(c), Role.ANSWER)}
@@ -202,7 +215,7 @@ def grade_job(payload):
     gives, worked out once by a local runner).
     """
     start = time.perf_counter()
-    private = Path(tempfile.mkdtemp(prefix="malaria-lab-job-"))
+    private = Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}-"))
     decl = load_stage(payload["stage"])
     base = {"version": records.VERSION, "student": payload["student"], "stage": payload["stage"],
             "sandbox": bool(payload["sandbox"]), "fingerprint": payload["fingerprint"],
@@ -211,7 +224,7 @@ def grade_job(payload):
     try:
         try:
             notebook_stage.bounded(payload["submission"])
-            submission = nbformat.reads(payload["submission"], as_version=4)
+            submission = nbformat.reads(json.dumps(whole(json.loads(payload["submission"]))), as_version=4)
         except notebook_stage.NotANotebook as err:
             return _failed(base, f"the submitted file is not a notebook ({err})", start)
         except Exception as err:  # whatever the file holds: one line, not a traceback

@@ -25,6 +25,7 @@ import nbformat
 
 from ...checks.results import Stopped
 from ..notebook_stage import json_values
+from ..whole_text import whole
 from . import sandbox
 from .checker import Drain
 from .remote import ANSWER_MIME
@@ -142,6 +143,7 @@ class Kernel:
             os.close(write_end)
         self.drain = Drain(read_end)
         self._await_sockets(sockets)
+        sandbox.take_back(sockets, owner)
         self.km.deferred = False
         self.kc = self.km.client(context=self.context)
         self.kc.start_channels()
@@ -252,6 +254,11 @@ class Kernel:
                                         f"({type(err).__name__}: {str(err)[:80]})") from None
                 if not isinstance(msg, dict) or not isinstance(msg.get("parent_header"), dict):
                     continue
+                if sum(len(b) for b in msg.get("buffers") or ()) > MAX_MESSAGE:
+                    # Each part is capped by ZeroMQ, not their number: many parts are one breach.
+                    self.breach = (f"sent a message of more than {MAX_MESSAGE // 1024**2} MB in {{where}} "
+                                   "and was stopped")
+                    continue
                 if msg["parent_header"].get("msg_id") != msg_id:
                     continue
                 kind, content = msg.get("msg_type"), msg.get("content")
@@ -304,7 +311,7 @@ class Kernel:
         """Have the kernel collect its killed children: each one's zombie counts against the job's
         process cap until its parent waits for it, which the student's code may never do."""
         self.reap_due = False
-        self.run(REAP_CODE, REAP_SECONDS, label, answer=True, reap=False)
+        self.run(REAP_CODE, REAP_SECONDS, f"collecting the processes stopped in {label}", answer=True, reap=False)
 
     def request(self, body, timeout, label="a check"):
         """Have the kernel's :func:`.remote.serve` answer ``body`` (a JSON request, bytes); returns
@@ -341,7 +348,9 @@ def bounded_unpack(data):
 
 
 def _plain_output(kind, content):
-    """An nbformat output from a kernel message: known fields only, texts cut, metadata bounded."""
+    """An nbformat output from a kernel message: known fields only, texts cut and encodable,
+    metadata bounded."""
+    content = whole(content)
     if kind == "stream":
         return {"output_type": "stream", "name": "stderr" if content.get("name") == "stderr" else "stdout",
                 "text": _cut(content.get("text", ""))}
