@@ -47,9 +47,13 @@ def _stages(names):
 def _build(args):
     # jupytext, nbformat and nbgrader's tools load only for the command that needs them.
     from .instructor.authoring import write_sources
+    from .instructor.course_settings import read, set_repository
     from .instructor.release import build_release
 
     course, stages = _course(args.course_dir), _stages(args.stage)
+    if args.repo or args.branch:
+        settings = set_repository(course, args.repo or read(course).repository, args.branch)
+        print(f"course.toml: the course lives at {settings.repository}, branch {settings.branch}")
     changed = write_sources(course, stages)
     if not args.no_release:
         changed += build_release(course, stages)  # runs nbgrader: seconds per stage
@@ -61,10 +65,15 @@ def _build(args):
 
 def _check(args):
     # jupytext, nbformat and nbgrader's tools load only for the command that needs them.
-    from .instructor.authoring import stale_sources
+    from .instructor.authoring import pointing_elsewhere, stale_sources
     from .instructor.release import stale_release
 
     course, stages = _course(args.course_dir), _stages(args.stage)
+    elsewhere = [] if args.no_release else pointing_elsewhere(course, stages)
+    if elsewhere:
+        more = f" (and {len(elsewhere) - 1} more)" if len(elsewhere) > 1 else ""
+        print(f"error: {elsewhere[0]}{more}", file=sys.stderr)
+        return 2
     problems = stale_sources(course, stages)
     if not problems and not args.no_release:
         stale = stale_release(course, stages)
@@ -193,9 +202,13 @@ def add_commands(sub, command):
                "(course/stages/*.md) and the student release from those.")
     a.add_argument("--stage", action="append", help="only this stage (repeatable)")
     a.add_argument("--no-release", action="store_true", help="build the source notebooks only (no nbgrader)")
+    a.add_argument("--repo", metavar="OWNER/NAME", help="the GitHub repository the course lives in (written to "
+                   "course.toml: badges, set-up cell, site)")
+    a.add_argument("--branch", help="its branch (written to course.toml; default: the one there)")
 
     a = action("check", _check, "Exit 1 when a generated notebook (source or release) is stale, "
-               "saying which file to edit instead.")
+               "saying which file to edit instead; exit 2 when the release points to another repository "
+               "than course.toml's.")
     a.add_argument("--stage", action="append", help="only this stage (repeatable)")
     a.add_argument("--no-release", action="store_true", help="check the source notebooks only (no nbgrader)")
 

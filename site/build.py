@@ -45,10 +45,11 @@ PNG_URI = re.compile(r"(data:image/png;base64,)([A-Za-z0-9+/=]+)")
 
 
 def repository():
-    """(REPO, BRANCH) from malaria_lab/instructor/authoring.py, the one place the repository is named."""
+    """(OWNER/NAME, branch) from course/course.toml, the one place the repository is named."""
     from malaria_lab.instructor import authoring
 
-    return authoring.REPO, authoring.BRANCH
+    settings = authoring.repository(ROOT / "course")
+    return settings.repository, settings.branch
 
 
 def source_notebook(stage):

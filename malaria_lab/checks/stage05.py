@@ -234,9 +234,19 @@ def _of(callbacks, name):
     return [c for c in callbacks if type(c).__name__ == name]
 
 
+def _mode(callback):
+    """The way a callback reads its metric: its ``mode``, or where it keeps none (ModelCheckpoint of
+    Keras 3.8 to 3.10, Colab's), what its comparison says."""
+    mode = getattr(callback, "mode", None)
+    if mode is None:
+        mode = {"greater": "max", "less": "min"}.get(getattr(getattr(callback, "monitor_op", None), "__name__", ""),
+                                                     "auto")
+    return mode
+
+
 def _direction_ok(callback):
     monitor = callback.monitor
-    mode = getattr(callback, "mode", "auto")
+    mode = _mode(callback)
     if "loss" in monitor:
         return mode in ("min", "auto")
     return mode == "max"

@@ -19,6 +19,7 @@ handed out keep grading. What the text does not spell out comes from elsewhere:
   cells are the learner's to change; every markdown cell is locked.
 """
 
+import re
 import secrets
 from pathlib import Path
 
@@ -31,15 +32,10 @@ from ..checks.cell_ids import Role, answer_id, check_id, exercise_of
 from ..checks.policy import Solutions
 from ..errors import MalariaLabError
 from ..settings import STAGES
-from . import course_settings, coursedir
+from . import course_settings, coursedir, setup_cell
 from .coursedir import TEXT as TEXT_DIR
 
 TEXT_FORMAT = "md:myst"
-# The repository on GitHub, the one place to change if it moves: the Colab and Binder badges,
-# the self-study site's launch buttons and the package Colab installs all come from it.
-REPO = "malaria-lab/malaria-lab"
-BRANCH = "main"
-PACKAGE_SPEC = f"malaria-lab @ git+https://github.com/{REPO}@{BRANCH}"
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
 SUMMARY = "{{ exercises }}"
@@ -53,29 +49,6 @@ HIDDEN_GRADER = (
     'import runpy, malaria_lab\n'
     '{ex} = runpy.run_path(malaria_lab.__path__[0] + "/checks/fresh.py")["grader"]({stage!r}, {ex!r})'
 )
-INSTALL = f"""\
-# Set-up. In Colab: keep your work on Google Drive (allow access when asked) and turn
-# on the widgets. Anywhere: install the course package if it is missing (about a
-# minute), keeping the TensorFlow and Keras already installed.
-import importlib.util
-import sys
-
-if "google.colab" in sys.modules:
-    from google.colab import drive, output
-
-    output.enable_custom_widget_manager()
-    try:
-        drive.mount("/content/drive")
-    except Exception as err:
-        print(f"Google Drive is not mounted ({{err}}): your work lasts this session only.")
-if importlib.util.find_spec("malaria_lab") is None:
-    from importlib import metadata
-
-    have = {{(d.metadata["Name"] or "").lower(): d.version for d in metadata.distributions()}}
-    keep = " ".join(f"{{n}}=={{have[n]}}" for n in ("tensorflow", "keras") if n in have)
-    %pip install --quiet "{PACKAGE_SPEC}" {{keep}}"""
-
-
 HANDIN = """\
 # Hand in: run this cell when you are done. It runs the public checks once more, lists
 # what is still to do (you can hand in all the same) and says which file to upload, and how.
@@ -97,14 +70,22 @@ def release_path(stage):
     return coursedir.release_in_repository(stage)
 
 
-def colab_url(stage):
+def repository(course_dir=None):
+    """The course's settings (its repository and branch: ``course.toml``, the one place a fork
+    changes them); the repository's own course folder by default."""
+    return course_settings.read(course_dir if course_dir is not None else coursedir.in_repository())
+
+
+def colab_url(stage, settings=None):
     """Opens the student version (never the solution) in Colab."""
-    return f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/{release_path(stage)}"
+    s = settings or repository()
+    return f"https://colab.research.google.com/github/{s.repository}/blob/{s.branch}/{release_path(stage)}"
 
 
-def binder_url(stage):
+def binder_url(stage, settings=None):
     """Opens the student version in JupyterLab on Binder."""
-    return f"https://mybinder.org/v2/gh/{REPO}/{BRANCH}?urlpath=lab/tree/{release_path(stage)}"
+    s = settings or repository()
+    return f"https://mybinder.org/v2/gh/{s.repository}/{s.branch}?urlpath=lab/tree/{release_path(stage)}"
 
 
 def read_text(path):
@@ -174,26 +155,26 @@ def _summary(decl):
             "anything, to fix.")
 
 
-def _generated(stage, decl, kind, cell_id, body, policy):
+def _generated(stage, decl, kind, cell_id, body, settings):
     if kind in PLACEHOLDERS and body.strip() not in ("", PLACEHOLDERS[kind]):
         raise MalariaLabError(
             f"Cell {cell_id} of {stage} is generated ({kind}), but its text was changed.",
             f"Leave it as `{PLACEHOLDERS[kind]}`; its content comes from malaria_lab/instructor/authoring.py.")
     if kind == "launch":
         cell = nbformat.v4.new_markdown_cell(
-            f"[![Open In Colab]({COLAB_BADGE})]({colab_url(stage)}) "
-            f"[![Launch Binder]({BINDER_BADGE})]({binder_url(stage)})", id=cell_id)
+            f"[![Open In Colab]({COLAB_BADGE})]({colab_url(stage, settings)}) "
+            f"[![Launch Binder]({BINDER_BADGE})]({binder_url(stage, settings)})", id=cell_id)
         cell.metadata["nbgrader"] = _meta(cell_id, locked=True)
         return cell
     if kind == "install":
-        return _locked_code(cell_id, INSTALL)
+        return _locked_code(cell_id, setup_cell.cell(settings.repository, settings.branch))
     if kind == "handin":
         return _locked_code(cell_id, HANDIN.format(stage=stage))
     if kind == "imports":
         module = f"malaria_lab.checks.stage{stage[:2]}"
         ids = ", ".join(sorted(decl.exercises))
         return _locked_code(cell_id, decl.prelude + body + f"\nfrom malaria_lab.checks.policy import solutions_policy"
-                            f"\nfrom {module} import {ids}\n\n{policy_call(policy, stage)}")
+                            f"\nfrom {module} import {ids}\n\n{policy_call(settings.solutions, stage)}")
     raise MalariaLabError(f"Cell {cell_id} of {stage} asks to generate {kind!r}, which is not a kind.",
                           "Use generate: launch, install, imports or handin.")
 
@@ -203,7 +184,8 @@ def build(course_dir, stage):
     path = text_path(course_dir, stage)
     text = read_text(path)
     decl = load_stage(stage)
-    policy = course_settings.read(course_dir).solutions
+    settings = course_settings.read(course_dir)
+    policy = settings.solutions
     cells, seen = [], set()
     for cell in text.cells:
         cell_id = cell.metadata.get("id")
@@ -217,7 +199,7 @@ def build(course_dir, stage):
         seen.add(cell_id)
         kind, ex_id = cell.metadata.get("generate"), cell.metadata.get("exercise")
         if kind:
-            cells.append(_generated(stage, decl, kind, cell_id, cell.source, policy))
+            cells.append(_generated(stage, decl, kind, cell_id, cell.source, settings))
         elif ex_id:
             if ex_id not in decl.exercises:
                 raise MalariaLabError(f"{path} has a task for exercise {ex_id!r}, which "
@@ -309,4 +291,24 @@ def stale_sources(course_dir, stages=STAGES):
                 f"{path} is not what {text_path(course_dir, stage)} builds. It is generated: edit "
                 f"the text notebook course/{TEXT_DIR}/{stage}.md (or the exercise in "
                 f"malaria_lab/checks/stage{stage[:2]}.py) instead, then run `malaria-lab course build`.")
+    return problems
+
+
+def pointing_elsewhere(course_dir, stages=STAGES):
+    """One line per release notebook whose badges or set-up cell do not point to the repository
+    and branch of ``course.toml`` (empty when all do): a fork that forgot to rebuild."""
+    settings = course_settings.read(course_dir)
+    want = (colab_url(stages[0], settings).split("/blob/")[0] + f"/blob/{settings.branch}/",
+            setup_cell.package_spec(settings.repository, settings.branch))
+    problems = []
+    for stage in stages:
+        path = coursedir.notebook(course_dir, coursedir.Kind.RELEASE, stage)
+        if not path.is_file():
+            continue  # a missing release is for the staleness check to report
+        text = path.read_text(encoding="utf-8")
+        found = sorted(set(re.findall(r"github(?:\.com)?/([\w-]+/[\w.-]+?)(?:/blob/|@)([\w.-]+)", text)))
+        if not all(w in text for w in (*want, binder_url(stage, settings))):
+            where = ", ".join(f"{r}@{b}" for r, b in found) or "no repository"
+            problems.append(f"{path} points to {where}, not to {settings.repository}@{settings.branch} "
+                            "(course.toml): run `malaria-lab course build` and commit the notebooks.")
     return problems

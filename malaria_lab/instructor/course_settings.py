@@ -6,6 +6,7 @@ import re
 import sys
 from dataclasses import dataclass, replace
 
+from ..atomic import write_text
 from ..checks.policy import DEFAULT as DEFAULT_SOLUTIONS
 from ..checks.policy import Solutions
 from ..errors import MalariaLabError
@@ -67,3 +68,30 @@ def _solutions(path, data):
     except ValueError:
         raise MalariaLabError(f"{path}: solutions policy {value!r} is not a policy.",
                               f"Write policy = {choices} under [solutions].") from None
+
+
+def set_repository(course_dir, repository, branch=None):
+    """Write the course's repository (OWNER/NAME) and, when given, branch into ``course.toml``,
+    keeping its other lines and comments; returns the settings it now holds."""
+    path = coursedir.settings_file(course_dir)
+    if not REPOSITORY.match(repository or ""):
+        raise MalariaLabError(f"--repo {repository!r} is not OWNER/NAME.",
+                              "Give the GitHub repository, e.g. --repo my-dept/malaria-lab.")
+    if branch is not None and not BRANCH.match(branch):
+        raise MalariaLabError(f"--branch {branch!r} is not a branch name.", "Give a branch name, e.g. --branch main.")
+    current = read(course_dir)  # refuses a malformed file before anything is written
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    values = {"name": repository, "branch": branch or current.branch}
+    head = re.search(r"^\[repository\][^\n]*\n", text, flags=re.M)
+    if head is None:
+        text = text + ("\n" if text and not text.endswith("\n") else "") + "\n[repository]\n" + "".join(
+            f'{k} = "{v}"\n' for k, v in values.items())
+    else:
+        end = re.search(r"^\[", text[head.end():], flags=re.M)
+        body = text[head.end():head.end() + end.start()] if end else text[head.end():]
+        for key, value in values.items():
+            line = re.compile(rf"^{key}\s*=.*$", flags=re.M)
+            body = line.sub(f'{key} = "{value}"', body, count=1) if line.search(body) else f'{key} = "{value}"\n' + body
+        text = text[:head.end()] + body + (text[head.end() + end.start():] if end else "")
+    write_text(path, text)
+    return read(course_dir)

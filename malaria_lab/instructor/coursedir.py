@@ -114,3 +114,8 @@ def grading_dir(course_dir) -> Path:
 def release_in_repository(stage) -> str:
     """The student notebook of a stage, relative to the repository root (badges, site)."""
     return f"course/{Kind.RELEASE.value}/{stage}/{stage}.ipynb"
+
+
+def in_repository() -> Path:
+    """The repository's own course folder, beside the package (a clone, or an editable install)."""
+    return Path(__file__).resolve().parents[2] / "course"

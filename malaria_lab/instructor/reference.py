@@ -45,7 +45,7 @@ TEST_KEYS = ("accuracy", "auc", "sensitivity", "specificity", "precision", "thre
 
 def course_dir():
     """The repository's ``course/`` folder, beside the package (a clone, or an editable install)."""
-    return Path(__file__).resolve().parents[2] / "course"
+    return coursedir.in_repository()
 
 
 def probe_device(env):

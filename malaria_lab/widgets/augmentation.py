@@ -14,7 +14,7 @@ from ..course.plots import image_grid
 from ..errors import MalariaLabError
 from ..pipeline import make_augmenter
 from ..quiet import import_keras
-from .view import LiveView, number_box
+from .view import LiveView, number_box, tooltip
 
 # What each knob of make_augmenter offers: (largest value on its slider, or None for an on/off
 # switch; what it does). An argument not listed here still gets a control, from its default.
@@ -74,10 +74,10 @@ class AugmentationExplorer(LiveView):
         for name, (top, meaning, _) in self.knobs.items():
             if top is None:
                 control = w.Checkbox(value=bool(start[name]), description=name, indent=False,
-                                     tooltip=meaning, layout=w.Layout(width="auto"))
+                                     layout=w.Layout(width="auto"), **tooltip(meaning))
             else:
                 control = w.FloatSlider(value=float(start[name] or 0.0), min=0.0, max=top, step=0.01,
-                                        description=name, readout_format=".2f", tooltip=meaning,
+                                        description=name, readout_format=".2f", **tooltip(meaning),
                                         continuous_update=False, style=style)
             control.observe(lambda change: self.refresh(), names="value")
             self.controls[name] = control

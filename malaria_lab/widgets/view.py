@@ -15,6 +15,9 @@ from PIL import Image
 from ..alt_text import Picture, required
 
 PREFIX = "malaria-lab-"
+# A control's hover text: `tooltip` in ipywidgets 8, `description_tooltip` in 7 (Colab's, whose
+# front end renders no ipywidgets 8). A Button has `tooltip` in both.
+TOOLTIP = "tooltip" if int(w.__version__.split(".")[0]) >= 8 else "description_tooltip"
 # Under the picture: a reopened notebook has no kernel behind its controls, which then show an error.
 REOPENED = ("*The picture above is the controls' latest view; in a reopened notebook, run this cell "
             "again for the live controls.*")
@@ -70,6 +73,11 @@ def _png(image):
     return buffer.getvalue()
 
 
+def tooltip(text):
+    """The keyword arguments that give a control the hover text ``text`` in the installed ipywidgets."""
+    return {TOOLTIP: text}
+
+
 def number_box(slider):
     """``slider`` with a labelled number box before it, the two linked both ways; returns the row.
 
@@ -80,7 +88,7 @@ def number_box(slider):
     """
     kind = w.BoundedIntText if isinstance(slider, w.IntSlider) else w.BoundedFloatText
     slider.box = kind(value=slider.value, min=slider.min, max=slider.max, step=slider.step,
-                      description=slider.description, tooltip=slider.tooltip,
+                      description=slider.description, **tooltip(getattr(slider, TOOLTIP)),
                       style={"description_width": slider.style.description_width},
                       layout=w.Layout(width="auto", max_width="220px"))
     for name in ("min", "max", "value"):

@@ -10,8 +10,14 @@ background (``.ci/run``) and a test only waits for them.
 * ``hub``: the *install* step of *On a JupyterHub* in course/INSTRUCTORS.md, as root: the clone
   (a copy of this working tree: no network), the environment, the ``pip install``. Its system
   packages (apt-get, npm) are checked, not installed (``.ci/run`` installs them).
+* ``colab``: Colab's runtime as published (``course/platforms/colab-pip-freeze.txt``) on its Python:
+  Colab's versions of the packages the course imports or runs with and of all they pull in; no
+  course package (the set-up cell adds it). CPU: the same TensorFlow wheel, no GPU here.
+* ``lowest``: every lower bound of ``pyproject.toml`` at once (uv's ``lowest-direct``) on the lowest
+  Python it claims; ``latest``: the newest of everything on the newest Python here (rebuilt daily).
+  Both hold the package as an editable install of this checkout, and the notebook runner.
 
-    python tests/platforms/platform_envs.py binder hub     # build (or find) them; print where
+    python tests/platforms/platform_envs.py binder hub colab lowest latest  # build (or find); print where
 """
 
 import contextlib
@@ -24,9 +30,12 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import hub_doc
+
+from malaria_lab.instructor import colab_freeze, setup_cell
 
 REPO = hub_doc.REPO
 HERE = Path(__file__).resolve().parent
@@ -198,11 +207,134 @@ def hub_env():
         os.umask(old)
 
 
+# --- Colab, lowest and latest: built with uv (the dev extra) ----------------------------------------
+
+# What runs the reference notebooks in an environment (nbclient's kernel is that environment's Python).
+RUNNER = ("nbclient", "nbformat", "ipykernel")
+
+
+def uv():
+    """The uv program (installed with the dev extra), or Missing."""
+    found = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
+    if not os.access(found, os.X_OK):
+        raise Missing("no uv here: pip install uv (the dev extra has it)")
+    return found
+
+
+def pyenv_python(version):
+    """A Python ``version`` (X.Y) from PATH or pyenv, or Missing."""
+    found = [shutil.which(f"python{version}"), *sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python3"))]
+    for candidate in filter(None, found):
+        done = subprocess.run([str(candidate), "-c", "import sys; print(sys.version)"], capture_output=True, text=True)
+        if done.returncode == 0 and done.stdout.startswith(version + "."):
+            return str(candidate)
+    raise Missing(f"no Python {version} here: install one (e.g. pyenv install {version})")
+
+
+def _freeze(venv, log=None):
+    """``pip freeze --all`` of the environment, as a student's ``pip freeze`` would list it."""
+    done = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "freeze", "--all"],
+                          capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def colab_env():
+    """(the environment's folder, its ready record): Colab's published versions on Colab's Python."""
+    text = colab_freeze.COPY.read_text(encoding="utf-8")
+    version = colab_freeze.python_of(text)
+    python, program = pyenv_python(version), uv()
+    key = _digest(version, text, *colab_freeze.COURSE_PACKAGES)
+
+    def build(folder, log):
+        venv = folder / "venv"
+        (folder / "colab-constraints.txt").write_text("\n".join(colab_freeze.pins(text)) + "\n")
+        _run([program, "venv", "-q", "--python", python, str(venv)], log)
+        _run([program, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), "-c",
+              str(folder / "colab-constraints.txt"), *colab_freeze.COURSE_PACKAGES], log)
+        (folder / "freeze.txt").write_text(_freeze(venv, log))
+
+    with _built("colab", key, build) as (folder, ready):
+        return folder / "venv", ready
+
+
+def _with_package(name, python, key, install):
+    """An environment of ``python`` where ``install(program, venv_python, folder, log)`` puts the
+    requirements, then this checkout as an editable install without dependencies."""
+    program = uv()
+
+    def build(folder, log):
+        venv = folder / "venv"
+        _run([program, "venv", "-q", "--python", python, str(venv)], log)
+        install(program, str(venv / "bin" / "python"), folder, log)
+        _run([program, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), "--no-deps", "-e", str(REPO)],
+             log)
+        (folder / "freeze.txt").write_text(_freeze(venv, log))
+
+    with _built(name, key, build) as (folder, ready):
+        return folder / "venv", ready
+
+
+def lowest_python():
+    """The lowest Python ``requires-python`` claims (``>=X.Y``)."""
+    import tomllib
+
+    claim = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
+    match = re.fullmatch(r">=\s*(\d+\.\d+)", claim.strip())
+    if not match:
+        raise ValueError(f"requires-python is {claim!r}; the lowest environment reads '>=X.Y'")
+    return match.group(1)
+
+
+def lowest_env():
+    """Every lower bound of pyproject.toml at once, on the lowest Python it claims."""
+    bounds = setup_cell.lower_bounds()
+    version = lowest_python()
+    python = pyenv_python(version)
+
+    def install(program, venv_python, folder, log):
+        floors = [f"{n}>={v}" for n, v in bounds.items()]
+        _run([program, "pip", "install", "-q", "--python", venv_python, "--resolution", "lowest-direct",
+              *floors], log)
+        held = subprocess.run([program, "pip", "freeze", "--python", venv_python], capture_output=True, text=True,
+                              check=True).stdout.splitlines()
+        pins = [line for line in held if colab_freeze.normalise(line.split("==")[0]) in bounds]
+        (folder / "floors.txt").write_text("\n".join(pins) + "\n")
+        # The runner, newest that goes with the floors (they stay as they are: constraints).
+        _run([program, "pip", "install", "-q", "--python", venv_python, "-c", str(folder / "floors.txt"), *RUNNER,
+              "pip", "tomli"], log)
+
+    key = _digest(version, sorted(bounds.items()), RUNNER)
+    return _with_package("lowest", python, key, install)
+
+
+def latest_env():
+    """The newest of everything that resolves today, on the newest Python here (3.13, else 3.12)."""
+    for version in ("3.13", "3.12"):
+        try:
+            python = pyenv_python(version)
+            break
+        except Missing:
+            continue
+    else:
+        raise Missing("no Python 3.13 or 3.12 here for the latest environment (pyenv install 3.13)")
+    bounds = setup_cell.lower_bounds()
+
+    def install(program, venv_python, folder, log):
+        _run([program, "pip", "install", "-q", "--refresh", "--python", venv_python, "pip",
+              *(f"{n}>={v}" for n, v in bounds.items()), *RUNNER], log)
+
+    key = _digest(version, sorted(bounds.items()), RUNNER, date.today().isoformat())
+    return _with_package("latest", python, key, install)
+
+
+BUILDERS = {"binder": binder_env, "hub": hub_env, "colab": colab_env, "lowest": lowest_env, "latest": latest_env}
+
+
 if __name__ == "__main__":
-    for name in sys.argv[1:] or ["binder", "hub"]:
+    for name in sys.argv[1:] or list(BUILDERS):
         start = time.perf_counter()
         try:
-            where, ready = {"binder": binder_env, "hub": hub_env}[name]()
+            where, ready = BUILDERS[name]()
         except Missing as why:
             print(f"{name}: not built: {why}")
             continue

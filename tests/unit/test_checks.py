@@ -319,3 +319,19 @@ def test_fresh_grader_ignores_monkeypatched_checks(monkeypatch):
     assert result.status == "wrong" and result.points < 2.0  # ...the fresh one is not
     assert fresh["grade"]("02_split", "q1", wrong).status == "wrong"
     assert type(grader).__module__ != Grader.__module__
+
+
+def test_callback_direction_is_read_where_each_keras_keeps_it():
+    # Keras 3.8-3.10 (Colab's) keep no `mode` on ModelCheckpoint, only the comparison it chose.
+    import types
+
+    import numpy as np
+
+    from malaria_lab.checks.stage05 import _direction_ok, _mode
+
+    old = types.SimpleNamespace(monitor="val_auc", monitor_op=np.greater)
+    assert _mode(old) == "max" and _direction_ok(old)
+    assert not _direction_ok(types.SimpleNamespace(monitor="val_auc", monitor_op=np.less))
+    assert _direction_ok(types.SimpleNamespace(monitor="val_loss", monitor_op=np.less))
+    assert not _direction_ok(types.SimpleNamespace(monitor="val_auc", mode="auto", monitor_op=None))
+    assert _mode(types.SimpleNamespace(monitor="val_auc")) == "auto"

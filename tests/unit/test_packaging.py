@@ -54,3 +54,22 @@ def test_binder_lock_keeps_pyproject_bounds_and_installs_the_package_without_dep
 
 def test_no_exact_pins_that_would_clash_with_colab():
     assert all(not spec.startswith("==") for spec in _pyproject().values())
+
+
+def test_setup_cell_checks_the_bounds_pyproject_names():
+    from malaria_lab.instructor.setup_cell import lower_bounds
+
+    assert lower_bounds() == {n: spec[2:] for n, spec in _pyproject().items()}
+    assert all(spec.startswith(">=") for spec in _pyproject().values()), "lower bounds only"
+
+
+def test_colabs_published_versions_meet_every_bound():
+    # The copy of Colab's runtime the platform tests install: the course must accept what Colab holds.
+    from packaging.specifiers import SpecifierSet
+
+    from malaria_lab.instructor import colab_freeze
+
+    held = colab_freeze.parse(colab_freeze.COPY.read_text())
+    for name, bound in _pyproject().items():
+        assert held[name] in SpecifierSet(bound), f"Colab holds {name} {held[name]}; pyproject wants {bound}"
+    assert set(_pyproject()) <= set(colab_freeze.COURSE_PACKAGES)

@@ -2,6 +2,7 @@
 
 import importlib.util
 import shutil
+import subprocess
 import sys
 import types
 from importlib import metadata
@@ -42,10 +43,10 @@ def release(stage):
 # --- Colab ---------------------------------------------------------------------------------------
 
 
-def test_the_repository_is_named_once(authoring):
-    text = AUTHORING.read_text()
-    assert text.count(f'"{authoring["REPO"]}"') == 1
-    assert authoring["REPO"] in authoring["PACKAGE_SPEC"]
+def test_the_repository_is_named_in_course_toml_only(authoring):
+    settings = authoring["repository"]()
+    assert settings.repository not in AUTHORING.read_text()
+    assert f'name = "{settings.repository}"' in (ROOT / "course" / "course.toml").read_text()
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -55,36 +56,56 @@ def test_release_notebooks_start_with_badges_that_open_the_student_version(stage
     colab, binder = authoring["colab_url"](stage), authoring["binder_url"](stage)
     assert f"]({colab})" in first.source and f"]({binder})" in first.source
     target = f"course/release/{stage}/{stage}.ipynb"
-    assert colab.endswith(f"/blob/{authoring['BRANCH']}/{target}") and binder.endswith(target)
+    assert colab.endswith(f"/blob/{authoring['repository']().branch}/{target}") and binder.endswith(target)
     assert (ROOT / target).is_file()
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_first_code_cell_is_the_platform_set_up(stage):
+def test_first_code_cell_is_the_platform_set_up(stage, authoring):
     code = next(c for c in release(stage).cells if c.cell_type == "code")
-    assert "enable_custom_widget_manager()" in code.source
+    settings = authoring["repository"]()
+    assert "enable_custom_widget_manager" not in code.source, "core widgets only: Colab renders them as they are"
     assert 'drive.mount("/content/drive")' in code.source
-    assert "%pip install" in code.source
+    assert not [line for line in code.source.splitlines() if line.lstrip().startswith(("%", "!"))], "plain Python"
+    assert '"-c", pins.name, package]' in code.source
+    assert f'package = "malaria-lab @ git+https://github.com/{settings.repository}@{settings.branch}"' in code.source
 
 
 def _set_up_cell(stage="05_train"):
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    code = next(c for c in release(stage).cells if c.cell_type == "code").source
-    return TransformerManager().transform_cell(code)
+    return next(c for c in release(stage).cells if c.cell_type == "code").source
 
 
-class FakeShell:
-    def __init__(self):
-        self.magics = []
+class Dist:
+    def __init__(self, name, version):
+        self.metadata, self.version = {"Name": name}, version
 
-    def run_line_magic(self, name, line, *args):
-        self.magics.append((name, line))
+
+class Platform:
+    """Installed distributions and a pip that records what it was asked (and may add or refuse)."""
+
+    def __init__(self, monkeypatch, held, adds=(), returncode=0):
+        self.held, self.adds, self.returncode, self.calls = list(held), list(adds), returncode, []
+        monkeypatch.setattr(metadata, "distributions", lambda: [Dist(n, v) for n, v in self.held])
+        monkeypatch.setattr(subprocess, "run", self.run)
+        real = importlib.util.find_spec
+        monkeypatch.setattr(importlib.util, "find_spec",
+                            lambda name, *a: None if name == "malaria_lab" else real(name, *a))
+
+    def run(self, command, **kwargs):
+        constraints = Path(command[command.index("-c") + 1]).read_text().splitlines()
+        self.calls.append((command, constraints))
+        if self.returncode == 0:
+            self.held += self.adds
+        return subprocess.CompletedProcess(command, self.returncode, "", "ERROR: ResolutionImpossible")
+
+
+COLAB = [("tensorflow", "2.19.0"), ("keras", "3.10.0"), ("ipywidgets", "7.7.1"), ("IPython", "7.34.0"),
+         ("typing_extensions", "4.15.0"), ("torch", "2.10.0+cu128")]
 
 
 @pytest.mark.parametrize("mount_fails", [False, True])
-def test_set_up_cell_in_colab_mounts_drive_and_keeps_colabs_tensorflow(monkeypatch, capsys, authoring,
-                                                                       mount_fails):
+def test_set_up_cell_in_colab_mounts_drive_and_pins_everything_installed(monkeypatch, capsys, authoring,
+                                                                         mount_fails):
     calls = []
 
     def mount(path):
@@ -94,30 +115,45 @@ def test_set_up_cell_in_colab_mounts_drive_and_keeps_colabs_tensorflow(monkeypat
 
     colab = types.ModuleType("google.colab")
     colab.drive = types.SimpleNamespace(mount=mount)
-    colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append(("widgets",)))
     monkeypatch.setitem(sys.modules, "google.colab", colab)
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "malaria_lab" else real(name, *a))
-    shell = FakeShell()
-    names = {"get_ipython": lambda: shell}
-    exec(_set_up_cell(), names)
-    assert ("widgets",) in calls and ("mount", "/content/drive") in calls
-    assert ("Google Drive is not mounted" in capsys.readouterr().out) == mount_fails
-    [(magic, line)] = shell.magics
-    assert magic == "pip" and f'"{authoring["PACKAGE_SPEC"]}"' in line
-    pins = line.split('"')[-1].strip().format(**names).split()
-    assert f"keras=={metadata.version('keras')}" in pins
-    if importlib.util.find_spec("tensorflow") and "tensorflow" in {
-            (d.metadata["Name"] or "").lower() for d in metadata.distributions()}:
-        assert f"tensorflow=={metadata.version('tensorflow')}" in pins
+    platform = Platform(monkeypatch, COLAB, adds=[("malaria-lab", "1.2.0")])
+    exec(_set_up_cell(), {})
+    assert ("mount", "/content/drive") in calls
+    out = capsys.readouterr().out
+    assert ("Google Drive is not mounted" in out) == mount_fails
+    [(command, constraints)] = platform.calls
+    assert command[1:4] == ["-m", "pip", "install"] and command[-1].startswith("malaria-lab @ git+https://")
+    assert sorted(constraints) == sorted(["tensorflow==2.19.0", "keras==3.10.0", "ipywidgets==7.7.1",
+                                          "ipython==7.34.0", "typing-extensions==4.15.0", "torch==2.10.0+cu128"])
+    assert out.strip().endswith("Added: malaria-lab 1.2.0")
+
+
+def test_set_up_cell_refuses_a_version_below_the_bounds_and_installs_nothing(monkeypatch):
+    from malaria_lab.instructor.setup_cell import lower_bounds
+
+    platform = Platform(monkeypatch, [("ipywidgets", "7.6.5"), ("keras", "3.10.0")])
+    with pytest.raises(SystemExit) as stop:
+        exec(_set_up_cell(), {})
+    message = str(stop.value)
+    assert "\n" not in message and platform.calls == []
+    assert f"ipywidgets 7.6.5 (the course needs {lower_bounds()['ipywidgets']} or newer)" in message
+    assert "keras" not in message and "%pip install -U" in message
+
+
+def test_set_up_cell_says_nothing_changed_when_pip_refuses(monkeypatch):
+    platform = Platform(monkeypatch, COLAB, adds=[("malaria-lab", "1.2.0")], returncode=1)
+    with pytest.raises(SystemExit) as stop:
+        exec(_set_up_cell(), {})
+    assert "ResolutionImpossible" in str(stop.value) and "nothing else changed" in str(stop.value)
+    assert len(platform.calls) == 1
 
 
 def test_set_up_cell_elsewhere_does_nothing_when_the_package_is_there(monkeypatch):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    shell = FakeShell()
-    exec(_set_up_cell(), {"get_ipython": lambda: shell})
-    assert shell.magics == []
+    ran = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: ran.append(a))
+    exec(_set_up_cell(), {})
+    assert ran == []
 
 
 def test_training_stage_resumes_from_its_backup():

@@ -338,3 +338,15 @@ def test_threshold_slider_fits_the_probabilities(p, start):
     explorer.threshold = start
     assert explorer.threshold == positions[np.argmin(abs(positions - start))], "the start value is reachable again"
     assert f"threshold {start:.{decimals}f}:" in explorer._headline()
+
+
+def test_hover_text_uses_the_installed_ipywidgets_name_for_it():
+    # ipywidgets 7 (Colab's) calls it description_tooltip; 8 calls it tooltip.
+    import ipywidgets
+
+    from malaria_lab.widgets import view
+
+    slider = ipywidgets.IntSlider(description="n", **view.tooltip("how many"))
+    assert view.TOOLTIP in slider.traits() and getattr(slider, view.TOOLTIP) == "how many"
+    row = view.number_box(slider)
+    assert getattr(row.children[0], view.TOOLTIP) == "how many"
