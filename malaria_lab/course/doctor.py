@@ -25,11 +25,9 @@ from ..settings import (
     DATA_ENV,
     LOW_MEMORY_GB,
     local_images_dir,
-    mode_problem,
-    mode_source,
+    resolve_mode,
     work_dir,
 )
-from ..settings import mode as settings_mode
 
 MIN_PYTHON = (3, 10)
 MIN_KERAS = (3, 3)
@@ -240,12 +238,12 @@ def check_widgets():
 
 
 def check_mode():
-    problem = mode_problem()
-    if problem:
-        return Check("Course", "fail", *problem)
-    mode = settings_mode(memory_gb())
-    why = mode_source() or "this machine's memory"
-    return Check("Course", "info", f"malaria_lab {__version__}, {mode} mode (from {why}), work folder {work_dir()}")
+    mode = resolve_mode(memory_gb=memory_gb())
+    if mode.problem:
+        return Check("Course", "fail", *mode.problem)
+    why = mode.why or "this machine's memory"
+    return Check("Course", "info",
+                 f"malaria_lab {__version__}, {mode.name} mode (from {why}), work folder {work_dir()}")
 
 
 def doctor():

@@ -30,7 +30,6 @@ from ..settings import (
     MODE_ENV,
     MODE_EPOCHS,
     MODE_LIMITS,
-    MODES,
     drive_dir,
     grading_mode,
     in_colab,
@@ -82,21 +81,16 @@ def _say(message):
 class Course:
     """One learner's course: where things are, and each stage's result or its fallback."""
 
-    def __init__(self, stage=None, work=None, fast=None, log=_say, memory=None, mode=None):
+    def __init__(self, stage=None, work=None, log=_say, memory=None, mode=None):
         self.stage = stage
         self.work = Path(work) if work is not None else work_dir()
         self.memory_gb = machine.memory_gb() if memory is None else float(memory)
         self.low_memory = self.memory_gb is not None and self.memory_gb < LOW_MEMORY_GB
-        if mode is None and fast is not None:  # fast=False: not grading, whatever the environment says
-            grading_asked = settings.chosen_mode() == "grading"
-            mode = "grading" if fast else settings.machine_mode(self.memory_gb) if grading_asked else None
-        if mode is None and settings.mode_problem():
-            raise MalariaLabError(*settings.mode_problem())
-        self._chosen = mode is not None  # by the caller, not by the environment or the machine
-        self.mode = mode or settings.mode(self.memory_gb)
-        if self.mode not in MODES:
-            raise MalariaLabError(f"No mode {self.mode!r}.", f"Use one of {', '.join(MODES)}.")
-        self.fast = self.mode == "grading"
+        resolved = settings.resolve_mode(mode, self.memory_gb)
+        if resolved.problem:
+            raise MalariaLabError(*resolved.problem)
+        self.mode, self._why = resolved.name, resolved.why
+        self.grading = resolved.grading
         self.small = self.mode == "small"
         self.image_size = IMAGE_SIZE
         self.log = log
@@ -139,6 +133,11 @@ class Course:
     def eval_dir(self):
         return self.work / "evaluate"
 
+    @property
+    def fast(self):
+        """The same as :attr:`grading`: the name that notebooks released before it had use."""
+        return self.grading
+
     def __repr__(self):
         return f"<Course stage={self.stage} work={self.work} ({self.mode} mode)>"
 
@@ -158,10 +157,7 @@ class Course:
         """Which mode is on and why, what it trains on, what it costs, and how to get the full run."""
         if self.mode == "full":
             return "Full mode: every cell of each part, and the recipe's full training."
-        source = settings.mode_source()
-        if self._chosen and not grading_mode():
-            source = "asked for"
-        why = source or f"this machine has {self.memory_gb:.1f} GB of memory"
+        why = self._why or f"this machine has {self.memory_gb:.1f} GB of memory"
         limits = ", ".join(f"{n} {part}" for part, n in LIMITS[self.mode].items())
         cost = COST[self.mode].format(**MEASURED)
         full = (f"For the full run, set {MODE_ENV}=full before setup() on a machine with 3 GB or more "
@@ -232,7 +228,7 @@ class Course:
         return fallbacks.split_rows(self.data(quiet=True))
 
     def arrays(self, part, rows=None):
-        """The decoded images of one part (``train``, ``val``, ``test``); a subset in fast mode."""
+        """The decoded images of one part (``train``, ``val``, ``test``); a subset except in full mode."""
         return fallbacks.mode_arrays(rows if rows is not None else self.rows(), part, self.mode, self.image_size)
 
     def batches(self, part, batch_size=32, arrays=None):
