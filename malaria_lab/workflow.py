@@ -11,6 +11,7 @@ from pathlib import Path
 from . import evaluate, runs
 from .alt_text import save_png
 from .atomic import read_json, write_json
+from .data import locate
 from .data.layout import CLASSES, find_images
 from .data.patients import read_mapping
 from .data.synth import RUN_SYNTHETIC, synthesize
@@ -20,7 +21,6 @@ from .pipeline import load_arrays
 from .precision import resolve
 from .quiet import import_keras
 from .recipes import get_recipe
-from .settings import DATA_ENV
 from .split import (
     MAPPING_HINT,
     Row,
@@ -265,14 +265,8 @@ def evaluate_on(model_path, data, out_dir, threshold=None, tta=None, log=print, 
 
 def find_default_data():
     """A real data set if one is at $MALARIA_LAB_DATA or ./data, else None."""
-    for candidate in (os.environ.get(DATA_ENV), "data"):
-        if candidate and Path(candidate).exists():
-            try:
-                find_images(candidate)
-                return Path(candidate)
-            except MalariaLabError:
-                continue
-    return None
+    found = locate.find_data(locate.places(here=True))
+    return found.path if found else None
 
 
 def run_all(data=None, out_dir="runs/latest", recipe=None, seed=0, verbose="auto", log=print, patients=None,

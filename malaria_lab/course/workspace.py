@@ -17,6 +17,7 @@ from pathlib import Path
 from .. import backend, machine, settings
 from ..atomic import write_json
 from ..data import download as nih
+from ..data import locate
 from ..data.extract import completed, extract
 from ..data.layout import CLASSES, find_images
 from ..data.synth import COURSE_SYNTHETIC
@@ -38,13 +39,6 @@ from ..settings import (
 )
 from ..split import read_manifest
 from . import fallbacks
-
-
-def _has_images(path):
-    try:
-        return bool(find_images(path))
-    except MalariaLabError:
-        return False
 
 
 def _unusable(rows):
@@ -168,14 +162,9 @@ class Course:
     # Stage 1: data.
     def data(self, quiet=False):
         """The data set to use: $MALARIA_LAB_DATA, else stage 1's download, else the embedded one."""
-        env = os.environ.get(DATA_ENV)
-        if env and _has_images(env):
-            path = Path(env).expanduser()
-            return path / "cell_images" if (path / "cell_images").is_dir() else path
-        for folder in dict.fromkeys((self.data_dir, self.images_dir)):
-            downloaded = folder / "cell_images"
-            if downloaded.is_dir() and _has_images(downloaded):
-                return downloaded
+        found = locate.find_data(locate.places(here=False, work_data=self.data_dir, unpacked=self.images_dir))
+        if found is not None:
+            return locate.cell_images(found.path)
         archive = self.data_dir / "downloads" / "cell_images.zip"
         if self.on_drive and archive.is_file():
             self.log(f"Unpacking the data set you downloaded earlier ({archive}, on your Google "
@@ -192,7 +181,7 @@ class Course:
         """Stage 1's official download: the NIH zip, verified, into the work folder's
         ``data/downloads``, unpacked into :attr:`images_dir`; nothing is fetched twice.
         A data set named by ``$MALARIA_LAB_DATA`` is used instead."""
-        if os.environ.get(DATA_ENV) and _has_images(os.environ[DATA_ENV]):
+        if os.environ.get(DATA_ENV) and locate.has_images(os.environ[DATA_ENV]):
             self.log(f"Using the data set at ${DATA_ENV}.")
             return self.data(quiet=True)
         if not self.on_drive:
