@@ -38,6 +38,9 @@ FALLBACKS_ENV = "MALARIA_LAB_REFERENCE"
 # A mounted Google Drive (or any folder that outlives the session) to keep the work folder in.
 DRIVE_ENV = "MALARIA_LAB_DRIVE"
 GRADING_ENV = "NBGRADER_EXECUTION"
+# Keras's own: which backend it loads, and where it keeps its config and downloads.
+KERAS_BACKEND_ENV = "KERAS_BACKEND"
+KERAS_HOME_ENV = "KERAS_HOME"
 COLAB_DRIVE = Path("/content/drive/MyDrive")
 
 IMAGE_SIZE = 64

@@ -21,6 +21,7 @@ from .pipeline import load_arrays
 from .precision import resolve
 from .quiet import import_keras
 from .recipes import get_recipe
+from .settings import KERAS_BACKEND_ENV
 from .split import (
     MAPPING_HINT,
     Row,
@@ -102,7 +103,7 @@ def train_and_calibrate(train, val, out_dir, recipe, seed=0, verbose="auto", log
         "train_seconds": seconds,
         "images_per_second": training.images_per_second(history, len(train)),
         "validation": validation,
-        "backend": os.environ.get("KERAS_BACKEND") or _backend(),
+        "backend": os.environ.get(KERAS_BACKEND_ENV) or _backend(),
     }
     write_json(out / "training.json", summary)
     save_png(evaluate.plot_history(history), out / "curves.png")

@@ -25,6 +25,7 @@ import nbformat
 from ...checks import load_stage
 from ...checks.cell_ids import Role, exercise_of
 from ...checks.results import NOT_ATTEMPTED, Result
+from ...settings import CACHE_ENV, GRADING_ENV, KERAS_HOME_ENV
 from .. import notebook_stage, records
 from . import cgroups, merge, prepare, sandbox
 from .checker import Checker
@@ -52,8 +53,8 @@ def _stopped_output(reason):
 def _kernel_env(home, machine_env):
     """The kernel's environment: its home, caches and work folder in ``home`` (``/job`` inside
     the sandbox), nbgrader's autograde mode."""
-    env = {"HOME": f"{home}/home", "NBGRADER_EXECUTION": "autograde", "MALARIA_LAB_CACHE": f"{home}/cache",
-           "MPLCONFIGDIR": f"{home}/home/.matplotlib", "KERAS_HOME": f"{home}/home/.keras",
+    env = {"HOME": f"{home}/home", GRADING_ENV: "autograde", CACHE_ENV: f"{home}/cache",
+           "MPLCONFIGDIR": f"{home}/home/.matplotlib", KERAS_HOME_ENV: f"{home}/home/.keras",
            "IPYTHONDIR": f"{home}/home/.ipython", "TMPDIR": "/tmp", "PATH": "/usr/local/bin:/usr/bin:/bin"}
     env.update(machine_env)
     return env

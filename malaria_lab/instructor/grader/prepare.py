@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from ...course import fallbacks
-from ...settings import DATA_ENV, FALLBACKS_ENV, IMAGE_SIZE, fallbacks_dir
+from ...settings import DATA_ENV, FALLBACKS_ENV, IMAGE_SIZE, KERAS_BACKEND_ENV, fallbacks_dir
 
 # Grading-mode notebooks fall back on these; the mode nbgrader's runs always use.
 MODE = "grading"
@@ -50,7 +50,7 @@ def here(settings):
            # The sandbox's user has no entry in /etc/passwd: who it is, for getpass and the like.
            "USER": "student", "LOGNAME": "student"}
     if settings.get("keras_backend"):
-        env["KERAS_BACKEND"] = settings["keras_backend"]
+        env[KERAS_BACKEND_ENV] = settings["keras_backend"]
     if settings.get("data") and os.path.isdir(settings["data"]):
         env[DATA_ENV] = str(Path(settings["data"]).resolve())
         read_only.append(env[DATA_ENV])
