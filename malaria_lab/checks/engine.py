@@ -91,12 +91,18 @@ def _one_line(err, limit=300):
 
 @dataclass
 class Check:
-    """One thing an answer must do. ``fn(*values)`` raises :class:`Wrong` when it does not."""
+    """One thing an answer must do. ``fn(*values)`` raises :class:`Wrong` when it does not.
+
+    ``id`` names the check in grading records and the class report (``02_split.q3.leaves_no_part_empty``):
+    stage, exercise and the check's name, so ``what`` (the wording students read) can change
+    without splitting a class's statistics.
+    """
 
     what: str
     fn: object
     hidden: bool = False
     weight: float = 1.0
+    id: str = ""
 
 
 class Exercise:
@@ -124,17 +130,25 @@ class Exercise:
             raise ValueError(f"{id}: code needs a ### BEGIN SOLUTION / ### END SOLUTION region")
 
     # declaring checks
-    def test(self, what, hidden=False, weight=1.0):
-        """Decorator: add a check (``hidden`` ones run only at grading)."""
+    def test(self, what, hidden=False, weight=1.0, name=None):
+        """Decorator: add a check (``hidden`` ones run only at grading). ``name``: the check's stable
+        name (default: the function's); pass the old one when renaming the function, so that
+        records graded before still count with the new ones."""
 
         def add(fn):
-            self.checks.append(Check(what, fn, hidden, weight))
+            short = name or fn.__name__
+            if not short.isidentifier() or short.strip("_") == "" or short == "<lambda>":
+                raise ValueError(f"{self.id}: a check needs a name of its own, not {short!r}: {what}")
+            check_id = f"{self.stage}.{self.id}.{short}"
+            if any(c.id == check_id for c in self.checks):
+                raise ValueError(f"{self.id}: two checks named {short!r}")
+            self.checks.append(Check(what, fn, hidden, weight, check_id))
             return fn
 
         return add
 
-    def hidden_test(self, what, weight=1.0):
-        return self.test(what, hidden=True, weight=weight)
+    def hidden_test(self, what, weight=1.0, name=None):
+        return self.test(what, hidden=True, weight=weight, name=name)
 
     @property
     def has_hidden(self):
@@ -249,7 +263,8 @@ class Exercise:
         return self._result("wrong", lead + first_message, points, details, outcomes)
 
     def _result(self, status, message, points, details=(), outcomes=()):
-        checks = [{"what": c.what, "hidden": c.hidden, "outcome": o, "message": m} for c, o, m in outcomes]
+        checks = [{"id": c.id, "what": c.what, "hidden": c.hidden, "outcome": o, "message": m}
+                  for c, o, m in outcomes]
         return Result(self.id, self.title, status, message, float(points), self.points, list(details), checks)
 
 

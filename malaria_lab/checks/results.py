@@ -79,7 +79,7 @@ class Result:
     points: float
     max_points: float
     details: list = field(default_factory=list)
-    # Each check run: {"what", "hidden", "outcome" ("ok", "wrong", "not attempted"), "message"}.
+    # Each check run: {"id", "what", "hidden", "outcome" ("ok", "wrong", "not attempted"), "message"}.
     checks: list = field(default_factory=list)
 
     @property

@@ -135,7 +135,8 @@ def verdict(ex, body):
         for c in checks:
             if not isinstance(c, dict) or c.get("outcome") not in records.OUTCOMES or type(c.get("hidden")) is not bool:
                 raise ValueError("a malformed check")
-            kept.append({"what": _text(c.get("what"), 300), "hidden": c["hidden"], "outcome": c["outcome"],
+            kept.append({"id": None if c.get("id") is None else _text(c["id"], 300), "what": _text(c.get("what"), 300),
+                         "hidden": c["hidden"], "outcome": c["outcome"],
                          "message": _text(c.get("message"), 2000)})
         return Result(ex.id, ex.title, status, _text(data.get("message"), 5000), float(points), ex.points,
                       [_text(d, 2000) for d in details[:5]], kept)

@@ -31,6 +31,9 @@ class Group:
 
 @dataclass
 class CheckStats:
+    """One check's figures, counted under its stable ``id`` and shown with its declared wording."""
+
+    id: str
     what: str
     hidden: bool
     ran: int = 0  # students whose answer this check ran on
@@ -107,9 +110,16 @@ def _declared(stage):
     return decl.title, {ex.id: ex for ex in decl}
 
 
+def check_key(check, by_wording):
+    """What a recorded check is counted under: its id, else (a record from before checks had ids)
+    the id of the declared check worded the same, else its wording."""
+    return check.get("id") or by_wording.get(check["what"], check["what"])
+
+
 def _exercise(stage, ex_id, title, max_points, checks, graded):
     st = ExerciseStats(stage, ex_id, title, max_points, students=len(graded))
-    checks = {what: CheckStats(what, hidden) for what, hidden in checks}
+    by_wording = {what: check_id for check_id, what, _ in checks}
+    checks = {check_id: CheckStats(check_id, what, hidden) for check_id, what, hidden in checks}
     points, rest, groups = [], [], {}
     for record in graded:
         entry = next((e for e in record["exercises"] if e["id"] == ex_id), None)
@@ -124,15 +134,20 @@ def _exercise(stage, ex_id, title, max_points, checks, graded):
             st.partial += 1
         else:
             st.zero += 1
+        failed = []
         for check in entry["checks"] if entry else ():
-            c = checks.setdefault(check["what"], CheckStats(check["what"], check["hidden"]))
+            key = check_key(check, by_wording)
+            c = checks.setdefault(key, CheckStats(key, check["what"], check["hidden"]))
             c.ran += 1
             c.failed += check["outcome"] == Outcome.WRONG
             c.not_attempted += check["outcome"] == Outcome.NOT_ATTEMPTED
+            if check["outcome"] == Outcome.WRONG:
+                failed.append(key)
         if entry and entry["status"] == Status.WRONG:
-            groups.setdefault((tuple(entry["failed"]), entry["message"]), []).append((record, p))
+            groups.setdefault((tuple(failed), entry["message"]), []).append((record, p))
     st.checks = list(checks.values())
-    st.groups = sorted((_group(key, members, ex_id) for key, members in groups.items()),
+    st.groups = sorted((_group((tuple(checks[k].what for k in key[0]), key[1]), members, ex_id)
+                        for key, members in groups.items()),
                        key=lambda g: (-len(g.students), g.message))
     if points:
         st.mean, st.median = statistics.fmean(points), statistics.median(points)
@@ -171,7 +186,7 @@ def stage_stats(cls, stage):
     graded = [r for r in mine if r["status"] == "graded"]
     failed = [r for r in mine if r["status"] == "failed"]
     submitted = {r["student"] for r in mine}
-    exercises = {ex_id: (ex.title, ex.points, [(c.what, c.hidden) for c in ex.checks])
+    exercises = {ex_id: (ex.title, ex.points, [(c.id, c.what, c.hidden) for c in ex.checks])
                  for ex_id, ex in declared.items()}
     for record in graded:  # exercises the records know and the declaration does not (an older course)
         for e in record["exercises"]:

@@ -49,9 +49,9 @@ def exercises_csv(path, stats):
 
 def checks_csv(path, stats):
     header = ["stage", "exercise", "check", "hidden", "students_checked", "failed", "share_failed",
-              "not_attempted"]
+              "not_attempted", "check_id"]
     rows = [[e.stage, e.id, c.what, str(c.hidden).lower(), c.ran, c.failed,
-             number(c.failed / e.students if e.students else None), c.not_attempted]
+             number(c.failed / e.students if e.students else None), c.not_attempted, c.id]
             for st in stats.values() for e in st.exercises for c in e.checks]
     return write_csv(path, header, rows)
 
