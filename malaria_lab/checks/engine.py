@@ -19,16 +19,12 @@ in a test cell as a failure and Keras and TensorFlow write warnings there.
 
 import sys
 import textwrap
-import weakref
 from dataclasses import dataclass
 
 from ..quiet import muted
 from . import policy
+from .hook import ALIASES
 from .results import MORE_AT_GRADING, NOT_ATTEMPTED, NotAttempted, Result, Stopped, StudentRaised, Wrong, fmt, show
-
-# The grader's hook for same_object: an answer that came back across the sandbox's wall as a copy
-# of the very object passed in as an argument, mapped to that argument (see remember_alias).
-_ALIASES = weakref.WeakKeyDictionary()
 
 # --- helpers for writing checks ------------------------------------------------------------
 
@@ -55,7 +51,7 @@ def call(function, *args, label=None, **kwargs):
                            "replace that line with your code.") from None
     except (Wrong, NotAttempted):
         raise
-    except StudentRaised as err:  # raised in the sandbox, reported by name
+    except StudentRaised as err:  # raised in the sandbox, reported by name (see .hook)
         raise Wrong(f"Calling `{label}` raised {err.student_type}: {_one_line(err)}") from None
     except Exception as err:  # the student's code failed: say how, in one line
         raise Wrong(f"Calling `{label}` raised {type(err).__name__}: {_one_line(err)}") from None
@@ -63,22 +59,8 @@ def call(function, *args, label=None, **kwargs):
 
 def same_object(answer, argument):
     """True when the student's function returned ``argument`` itself (here, or across the
-    sandbox's wall, where the answer is a copy)."""
-    if answer is argument:
-        return True
-    try:
-        return _ALIASES.get(answer) is argument
-    except TypeError:  # not weak-referenceable: plain data, never an argument
-        return False
-
-
-def remember_alias(answer, argument):
-    """Note that ``answer`` (a copy from the sandbox) stands for the object ``argument``: the
-    grader calls this when the student's function returned its argument itself."""
-    try:
-        _ALIASES[answer] = argument
-    except TypeError:
-        pass
+    sandbox's wall, where the answer is a copy: see :mod:`.hook`)."""
+    return answer is argument or ALIASES.stands_for(answer, argument)
 
 
 def _one_line(err, limit=300):

@@ -51,7 +51,7 @@ class StudentRaised(Exception):
     of type ``student_type`` (its name: the exception itself stays in the sandbox). The checks'
     :func:`~malaria_lab.checks.engine.call` reports it like one raised here."""
 
-    def __init__(self, student_type, message):
+    def __init__(self, student_type: str, message: str) -> None:
         super().__init__(message)
         self.student_type = student_type
 

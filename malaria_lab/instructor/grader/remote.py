@@ -14,8 +14,8 @@ grader to the kernel; the values come back as plain data (:mod:`.wire`), decoded
 import hashlib
 import json
 
-from ...checks.engine import remember_alias
-from ...checks.results import NotAttempted, StudentRaised, Wrong
+from ...checks.hook import StudentRaised, returned_argument
+from ...checks.results import NotAttempted, Wrong
 from . import wire
 
 ANSWER_MIME = "application/vnd.malaria-lab.answer+json"
@@ -112,7 +112,7 @@ class RemoteFunction:
             raise Wrong(f"`{self.__name__}` returned something that cannot be checked: {err}.") from None
         alias = answer.get("same_as_arg")
         if type(alias) is int and 0 <= alias < len(args):
-            remember_alias(result, args[alias])
+            returned_argument(result, args[alias])
         return result
 
     def __repr__(self):
