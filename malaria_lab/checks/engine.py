@@ -24,7 +24,18 @@ from dataclasses import dataclass
 from ..quiet import muted
 from . import policy
 from .hook import ALIASES
-from .results import MORE_AT_GRADING, NOT_ATTEMPTED, NotAttempted, Result, Stopped, StudentRaised, Wrong, fmt, show
+from .results import (
+    MORE_AT_GRADING,
+    NotAttempted,
+    Outcome,
+    Result,
+    Status,
+    Stopped,
+    StudentRaised,
+    Wrong,
+    fmt,
+    show,
+)
 
 # --- helpers for writing checks ------------------------------------------------------------
 
@@ -208,28 +219,28 @@ class Exercise:
             try:
                 values = tuple(values) if values is not None else self.values_from(namespace or {})
             except NotAttempted as err:
-                return self._result(NOT_ATTEMPTED, f"Not attempted: {err}", 0.0)
+                return self._result(Status.NOT_ATTEMPTED, f"Not attempted: {err}", 0.0)
             checks = [c for c in self.checks if hidden or not c.hidden]
             outcomes = []
             for i, check in enumerate(checks):
                 outcome, message = _run_check(check, values)
                 outcomes.append((check, outcome, message))
-                if outcome == "stopped":
-                    outcomes[-1] = (check, "wrong", message)
-                    outcomes += [(c, "wrong", f"Not run: {message}") for c in checks[i + 1:]]
+                if outcome == _STOPPED:
+                    outcomes[-1] = (check, Outcome.WRONG, message)
+                    outcomes += [(c, Outcome.WRONG, f"Not run: {message}") for c in checks[i + 1:]]
                     break
-                if outcome == NOT_ATTEMPTED:
-                    return self._result(NOT_ATTEMPTED, f"Not attempted: {message}", 0.0,
+                if outcome == Outcome.NOT_ATTEMPTED:
+                    return self._result(Status.NOT_ATTEMPTED, f"Not attempted: {message}", 0.0,
                                         outcomes=outcomes)
-                if outcome == "wrong" and not hidden:
+                if outcome == Outcome.WRONG and not hidden:
                     break
-        failed = [(c, m) for c, o, m in outcomes if o == "wrong"]
+        failed = [(c, m) for c, o, m in outcomes if o == Outcome.WRONG]
         total = sum(c.weight for c in checks) or 1.0
-        earned = sum(c.weight for c, o, _ in outcomes if o == "ok")
+        earned = sum(c.weight for c, o, _ in outcomes if o == Outcome.OK)
         if not failed:
             if hidden or not self.has_hidden:
-                return self._result("correct", "Correct: all checks passed.", self.points, outcomes=outcomes)
-            return self._result("passed public", f"Correct so far: {MORE_AT_GRADING}.", self.points,
+                return self._result(Status.CORRECT, "Correct: all checks passed.", self.points, outcomes=outcomes)
+            return self._result(Status.PASSED_PUBLIC, f"Correct so far: {MORE_AT_GRADING}.", self.points,
                                 outcomes=outcomes)
         points = round(self.points * earned / total, 2) if hidden else 0.0
         first_check, first_message = failed[0]
@@ -242,7 +253,7 @@ class Exercise:
             for _, message in failed[1:]:
                 if message != first_message and message not in details and len(details) < 3:
                     details.append(message)
-        return self._result("wrong", lead + first_message, points, details, outcomes)
+        return self._result(Status.WRONG, lead + first_message, points, details, outcomes)
 
     def _result(self, status, message, points, details=(), outcomes=()):
         checks = [{"id": c.id, "what": c.what, "hidden": c.hidden, "outcome": o, "message": m}
@@ -250,21 +261,25 @@ class Exercise:
         return Result(self.id, self.title, status, message, float(points), self.points, list(details), checks)
 
 
+# A call that did not finish: the check counts as wrong and the exercise's other checks do not run.
+_STOPPED = "stopped"
+
+
 def _run_check(check, values):
     try:
         check.fn(*values)
     except NotAttempted as err:
-        return NOT_ATTEMPTED, str(err)
+        return Outcome.NOT_ATTEMPTED, str(err)
     except NotImplementedError:
-        return NOT_ATTEMPTED, "your code still raises NotImplementedError: replace that line."
+        return Outcome.NOT_ATTEMPTED, "your code still raises NotImplementedError: replace that line."
     except Stopped as err:
-        return "stopped", str(err)
+        return _STOPPED, str(err)
     except Wrong as err:
-        return "wrong", str(err)
+        return Outcome.WRONG, str(err)
     except Exception as err:  # an answer of an unexpected shape broke the check: still its fault
-        return "wrong", (f"{check.what[0].upper()}{check.what[1:]}: checking it raised "
+        return Outcome.WRONG, (f"{check.what[0].upper()}{check.what[1:]}: checking it raised "
                          f"{type(err).__name__}: {_one_line(err)}")
-    return "ok", ""
+    return Outcome.OK, ""
 
 
 def _caller_namespace():

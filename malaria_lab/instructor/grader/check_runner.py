@@ -13,7 +13,7 @@ import json
 import sys
 
 from ...checks import load_stage
-from ...checks.results import NOT_ATTEMPTED, NotAttempted, Result, Stopped
+from ...checks.results import NotAttempted, Result, Status, Stopped
 from . import frames
 from .remote import RemoteNamespace
 
@@ -50,7 +50,7 @@ def check(stage, exercise, relay):
     try:
         return ex.run(namespace=RemoteNamespace(relay, ex.names), hidden=True)
     except (NotAttempted, Stopped) as err:
-        status = NOT_ATTEMPTED if isinstance(err, NotAttempted) else "wrong"
+        status = Status.NOT_ATTEMPTED if isinstance(err, NotAttempted) else Status.WRONG
         return Result(ex.id, ex.title, status, f"Not graded: {err}", 0.0, ex.points)
 
 

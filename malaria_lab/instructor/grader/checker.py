@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from ...checks.results import NOT_ATTEMPTED, Result, Stopped
+from ...checks.results import Result, Status, Stopped
 from .. import records
 from . import frames, sandbox
 
@@ -103,7 +103,7 @@ class Checker:
 
 
 def _unchecked(ex, message):
-    return Result(ex.id, ex.title, "wrong", message, 0.0, ex.points)
+    return Result(ex.id, ex.title, Status.WRONG, message, 0.0, ex.points)
 
 
 def _text(value, limit=records.MAX_TEXT):
@@ -149,7 +149,7 @@ def _refuse(name):
 
 
 def not_attempted(ex, why):
-    return Result(ex.id, ex.title, NOT_ATTEMPTED, f"Not graded: {why}.", 0.0, ex.points)
+    return Result(ex.id, ex.title, Status.NOT_ATTEMPTED, f"Not graded: {why}.", 0.0, ex.points)
 
 
 class Drain:
