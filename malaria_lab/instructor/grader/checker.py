@@ -35,7 +35,7 @@ class Checker:
         self.process = None
         self.fds = None
 
-    def start(self):
+    def start(self) -> None:
         child_in, parent_out = os.pipe()
         parent_in, child_out = os.pipe()
         package = str(Path(__file__).resolve().parents[3])
@@ -59,7 +59,7 @@ class Checker:
         self.fds = (parent_in, parent_out)  # (read from the checker, write to it)
         frames.write(self.fds[1], {"op": "load", "stage": self.stage, "keras": self.keras})
 
-    def stop(self):
+    def stop(self) -> None:
         if self.fds:
             for fd in self.fds:
                 os.close(fd)
@@ -72,7 +72,7 @@ class Checker:
             self.process.wait()
             self.process = None
 
-    def check(self, ex, kernel, deadline, cell_seconds):
+    def check(self, ex, kernel, deadline, cell_seconds) -> Result:
         """The validated :class:`Result` of exercise ``ex``; the checker's calls to the student's
         functions go to ``kernel``, each within ``cell_seconds`` and all before ``deadline``."""
         if self.process is None:
@@ -112,7 +112,7 @@ def _text(value, limit=records.MAX_TEXT):
     return records.cut(value, limit)
 
 
-def verdict(ex, body):
+def verdict(ex, body) -> Result:
     """The checker's verdict on ``ex`` as a :class:`Result`, every field checked against the
     declaration (points within 0 and the exercise's points, known statuses and outcomes, texts
     cut to size); a malformed verdict scores nothing and says so."""
@@ -148,7 +148,7 @@ def _refuse(name):
     raise ValueError(name)
 
 
-def not_attempted(ex, why):
+def not_attempted(ex, why) -> Result:
     return Result(ex.id, ex.title, Status.NOT_ATTEMPTED, f"Not graded: {why}.", 0.0, ex.points)
 
 

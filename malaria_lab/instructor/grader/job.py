@@ -60,7 +60,7 @@ def _kernel_env(home, machine_env):
     return env
 
 
-def uses_keras(decl):
+def uses_keras(decl) -> bool:
     """Whether a stage's checks handle Keras objects (its notebook imports Keras)."""
     return "import keras" in decl.prelude
 
@@ -194,7 +194,7 @@ def _answers(cells):
             if exercise_of(merge.grade_id(c), Role.ANSWER)}
 
 
-def grade_job(payload):
+def grade_job(payload) -> dict:
     """Grade one submission; returns ``{"record": ..., "autograded": JSON, "feedback": HTML}``.
 
     ``payload``: student, stage, submission (notebook JSON), template (the release notebook

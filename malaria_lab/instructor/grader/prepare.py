@@ -17,7 +17,7 @@ from ...settings import DATA_ENV, FALLBACKS_ENV, IMAGE_SIZE, KERAS_BACKEND_ENV, 
 MODE = "grading"
 
 
-def warm_fallbacks(log=lambda _: None):
+def warm_fallbacks(log=lambda _: None) -> Path:
     """Make (once per machine) the synthetic data, its fallback split and the fallback model that
     grading-mode notebooks use; returns the data folder. A lock keeps two workers from training
     the same fallback model at once."""
@@ -36,7 +36,7 @@ def _warmed():
     return warm_fallbacks()
 
 
-def here(settings):
+def here(settings) -> tuple[list, dict]:
     """(read-only paths, environment) for a sandboxed process on this machine, worked out once
     per worker. ``settings``: what the instructor chose (threads per kernel, the Keras backend,
     a data set)."""

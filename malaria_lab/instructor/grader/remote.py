@@ -30,7 +30,7 @@ class Op:
 # --- inside the student's kernel --------------------------------------------------------------
 
 
-def serve(request_text):
+def serve(request_text) -> None:
     """Answer one request (see the module docstring); never raises into the notebook."""
     import IPython  # runs in the student's kernel, where IPython is
     from IPython.display import publish_display_data  # see above

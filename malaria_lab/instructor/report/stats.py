@@ -60,7 +60,7 @@ class ExerciseStats:
     checks: list = field(default_factory=list)
     groups: list = field(default_factory=list)
 
-    def share(self, count):
+    def share(self, count) -> float | None:
         return count / self.students if self.students else None
 
 
@@ -76,24 +76,24 @@ class StageStats:
     exercises: list
 
     @property
-    def submissions(self):
+    def submissions(self) -> int:
         return len(self.graded) + len(self.failed)
 
     @property
-    def scores(self):
+    def scores(self) -> list:
         return [r["score"] for r in self.graded]
 
     @property
-    def full_marks(self):
+    def full_marks(self) -> int:
         return sum(r["score"] >= r["max_score"] - EPS for r in self.graded)
 
     @property
-    def untouched(self):
+    def untouched(self) -> int:
         """Graded submissions in which no exercise was attempted."""
         return sum(all(e["status"] == Status.NOT_ATTEMPTED for e in r["exercises"]) for r in self.graded)
 
 
-def pearson(xs, ys):
+def pearson(xs, ys) -> float | None:
     """Pearson's r, or None when either side does not vary."""
     n = len(xs)
     mx, my = sum(xs) / n, sum(ys) / n
@@ -110,7 +110,7 @@ def _declared(stage):
     return decl.title, {ex.id: ex for ex in decl}
 
 
-def check_key(check, by_wording):
+def check_key(check, by_wording) -> str:
     """What a recorded check is counted under: its id, else (a record from before checks had ids)
     the id of the declared check worded the same, else its wording."""
     return check.get("id") or by_wording.get(check["what"], check["what"])
@@ -179,7 +179,7 @@ def _discrimination(st, points, rest):
         st.flags.append("does not discriminate")
 
 
-def stage_stats(cls, stage):
+def stage_stats(cls, stage) -> StageStats:
     """:class:`StageStats` of one stage of a :class:`~.load.Class`."""
     title, declared = _declared(stage)
     mine = [r for (s, _), r in cls.records.items() if s == stage]
@@ -198,6 +198,6 @@ def stage_stats(cls, stage):
                       [s for s in cls.people if s not in submitted], stats)
 
 
-def class_stats(cls):
+def class_stats(cls) -> dict:
     """{stage: StageStats} for every stage the report covers."""
     return {stage: stage_stats(cls, stage) for stage in cls.stages}
