@@ -20,7 +20,7 @@ c.CourseDirectory.ignore = [
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Execution (validate and autograde). NBGRADER_EXECUTION puts the notebooks in fast mode, so a
+# Execution (validate and autograde). NBGRADER_EXECUTION puts the notebooks in grading mode, so a
 # whole stage runs in well under a minute on two CPU cores; the limit is per cell and leaves room
 # for a slow machine training the reference model the first time (it is cached afterwards).
 c.Execute.timeout = 300

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .errors import MalariaLabError
 from .layer_walk import nested_layers
+from .settings import KERAS_BACKEND_ENV, KERAS_HOME_ENV
 
 BACKENDS = ("tensorflow", "torch", "jax")
 # The modules each backend imports, and what pip installs to provide them.
@@ -35,7 +36,7 @@ class BackendError(MalariaLabError):
 
 def _keras_json():
     """Keras's own config file, found the way Keras finds it."""
-    home = os.environ.get("KERAS_HOME")
+    home = os.environ.get(KERAS_HOME_ENV)
     if not home:
         base = os.path.expanduser("~")
         home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
@@ -48,8 +49,8 @@ def requested():
     keras = sys.modules.get("keras")
     if keras is not None and hasattr(keras, "config"):
         return keras.config.backend(), "the loaded Keras"
-    if os.environ.get("KERAS_BACKEND"):
-        return os.environ["KERAS_BACKEND"], "KERAS_BACKEND"
+    if os.environ.get(KERAS_BACKEND_ENV):
+        return os.environ[KERAS_BACKEND_ENV], KERAS_BACKEND_ENV
     path = _keras_json()
     try:
         named = json.loads(path.read_text()).get("backend")

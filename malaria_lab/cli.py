@@ -78,7 +78,7 @@ def _run(args):
 def _reference(args):
     from .instructor.reference import run  # the reference run loads nbformat and nbclient
 
-    run(args.out, data=args.data, fast=True if args.fast else None, mode=args.mode, course=args.course,
+    run(args.out, data=args.data, mode=args.mode, course=args.course,
         timeout=args.timeout, require_gpu=args.require_gpu, embedded=args.embedded,
         log=(lambda _: None) if args.quiet else print)
 
@@ -178,7 +178,6 @@ def parser():
                    "./data, else the embedded synthetic set; nothing is downloaded)")
     c.add_argument("--mode", choices=MODES, help="grading (tiny subsets, 2 epochs, as in CI), small (about a "
                    "minute of training, for 2 GB machines) or full (default: $MALARIA_LAB_MODE, else full)")
-    c.add_argument("--fast", action="store_true", help="the same as --mode grading")
     c.add_argument("--embedded", action="store_true", help="the embedded data set even if a real one is found")
     c.add_argument("--course", type=Path, help="the course folder (default: the repository's course/)")
     c.add_argument("--timeout", type=int, help="seconds one cell may run (default: no limit)")

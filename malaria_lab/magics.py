@@ -3,7 +3,6 @@ adds the course's magics.
 
 * ``%malaria_doctor``: what the course needs, checked (:mod:`malaria_lab.course.doctor`).
 * ``%malaria_mode [grading|small|full]``: show or switch the mode (before ``setup()``).
-* ``%malaria_fast [on|off]``: the older switch for grading mode ("fast mode").
 
 It also turns the raw ``NotImplementedError`` of an unsolved exercise's starter code into one
 line naming the exercise to solve first (:mod:`malaria_lab.course.unsolved`).
@@ -14,9 +13,9 @@ import os
 from .course import unsolved
 from .course.doctor import doctor
 from .machine import memory_gb
-from .settings import FAST_ENV, MODE_ENV, MODES, fast_mode, mode
+from .settings import MODE_ENV, MODES, resolve_mode
 
-MAGICS = ("malaria_doctor", "malaria_mode", "malaria_fast")
+MAGICS = ("malaria_doctor", "malaria_mode")
 
 
 def _magics_class():
@@ -41,24 +40,8 @@ def _magics_class():
             elif word:
                 print(f"Use %malaria_mode {' / '.join(MODES)}, or %malaria_mode to see the mode.")
                 return
-            print(f"The course is in {mode(memory_gb())} mode.")
-
-        @line_magic
-        def malaria_fast(self, line=""):
-            """``%malaria_fast on`` / ``off``: the older name for ``%malaria_mode grading`` (tiny subsets,
-            two epochs: for grading, not learning; small machines want ``%malaria_mode small``)."""
-            word = line.strip().lower()
-            if word in ("on", "1", "true", "yes"):
-                os.environ[FAST_ENV] = "1"
-                os.environ.pop(MODE_ENV, None)
-            elif word in ("off", "0", "false", "no"):
-                os.environ[FAST_ENV] = "0"
-                if os.environ.get(MODE_ENV, "").strip().lower() == "grading":
-                    os.environ.pop(MODE_ENV)
-            elif word:
-                print("Use %malaria_fast on, %malaria_fast off, or %malaria_fast to see the mode.")
-                return
-            print(f"Fast mode is {'on' if fast_mode() else 'off'}.")
+            mode = resolve_mode(memory_gb=memory_gb())
+            print(f"The course is in {mode.name} mode." if mode.problem is None else " ".join(mode.problem))
 
     return CourseMagics
 

@@ -22,6 +22,7 @@ from .atomic import atomic_path, write_json
 from .data import decoding
 from .data.layout import ZIP_SEP, read_bytes
 from .errors import MalariaLabError
+from .settings import CACHE_ENV
 from .settings import cache_dir as settings_cache_dir
 
 CACHE_VERSION = 1
@@ -134,7 +135,7 @@ def _to_cache(cache, key, x, meta):
         write_json(cache / f"{key}.json", meta)
     except OSError as err:
         warnings.warn(f"Could not keep the decoded images in the cache {cache} ({decoding.reason(err)}); "
-                      "they will be decoded again next time (set MALARIA_LAB_CACHE to a writable folder).",
+                      f"they will be decoded again next time (set {CACHE_ENV} to a writable folder).",
                       stacklevel=3)
 
 

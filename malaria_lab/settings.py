@@ -2,9 +2,9 @@
 
 Everything above reads these from here, so a name or a limit is written once.
 
-* Three modes (:func:`mode`). *Grading* mode (always while nbgrader validates or autogrades,
-  which set ``NBGRADER_EXECUTION``; also ``MALARIA_LAB_MODE=grading`` or the older
-  ``MALARIA_LAB_FAST=1``, "fast mode"): tiny subsets and two epochs, so grading a whole course
+* Three modes, resolved by :func:`resolve_mode` alone. *Grading* mode (always while nbgrader
+  validates or autogrades, which set ``NBGRADER_EXECUTION``; also ``MALARIA_LAB_MODE=grading``):
+  tiny subsets and two epochs, so grading a whole course
   takes about a minute on two CPU cores; its model does not learn much, and need not. *Small*
   mode (machines under 3 GB, such as Binder, or ``MALARIA_LAB_MODE=small``): subsets and epochs
   that fit 2 GB and about a minute of training, with a model that really learns. *Full* mode:
@@ -22,9 +22,11 @@ Everything above reads these from here, so a name or a limit is written once.
 import os
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 STAGES = ("01_download", "02_split", "03_augment", "04_build_cnn", "05_train", "06_evaluate")
 
+# The older name for MALARIA_LAB_MODE=grading; read by resolve_mode only.
 FAST_ENV = "MALARIA_LAB_FAST"
 MODE_ENV = "MALARIA_LAB_MODE"
 MODES = ("grading", "small", "full")
@@ -36,6 +38,9 @@ FALLBACKS_ENV = "MALARIA_LAB_REFERENCE"
 # A mounted Google Drive (or any folder that outlives the session) to keep the work folder in.
 DRIVE_ENV = "MALARIA_LAB_DRIVE"
 GRADING_ENV = "NBGRADER_EXECUTION"
+# Keras's own: which backend it loads, and where it keeps its config and downloads.
+KERAS_BACKEND_ENV = "KERAS_BACKEND"
+KERAS_HOME_ENV = "KERAS_HOME"
 COLAB_DRIVE = Path("/content/drive/MyDrive")
 
 IMAGE_SIZE = 64
@@ -62,54 +67,40 @@ def grading_mode():
     return os.environ.get(GRADING_ENV) or None
 
 
-def asked_mode():
-    """``$MALARIA_LAB_MODE`` as written (lower case), or None; :class:`Course` refuses a wrong one."""
-    return (os.environ.get(MODE_ENV) or "").strip().lower() or None
+class Mode(NamedTuple):
+    """The mode in use (grading, small or full), what chose it in words (None: the machine's
+    memory), and (what is wrong, what to do) when what was asked names no mode."""
+
+    name: str
+    why: str | None = None
+    problem: tuple[str, str] | None = None
+
+    @property
+    def grading(self):
+        return self.name == "grading"
 
 
-def chosen_mode():
-    """The mode asked for: ``"grading"`` under nbgrader, else ``$MALARIA_LAB_MODE``, else
-    ``"grading"`` with ``MALARIA_LAB_FAST=1``; None when nothing says (the machine decides)."""
+def resolve_mode(asked=None, memory_gb=None):
+    """The one answer to "which mode is on": ``asked`` (by a caller), else grading under nbgrader,
+    else ``$MALARIA_LAB_MODE``, else grading with ``MALARIA_LAB_FAST=1`` (the variable's older
+    name, still honoured here and nowhere else), else what the machine allows: small below
+    LOW_MEMORY_GB of memory, else full (also when the memory is unknown). A wrong ``asked`` or
+    ``$MALARIA_LAB_MODE`` comes back as ``problem``, with the machine's mode meanwhile."""
+    machine = "small" if memory_gb is not None and memory_gb < LOW_MEMORY_GB else "full"
+    if asked is not None:
+        if asked in MODES:
+            return Mode(asked, "asked for")
+        return Mode(machine, None, (f"No mode {asked!r}.", f"Use one of {', '.join(MODES)}."))
     if grading_mode():
-        return "grading"
-    asked = asked_mode()
-    if asked in MODES:
-        return asked
-    return "grading" if truthy(os.environ.get(FAST_ENV)) else None
-
-
-def mode_source():
-    """What chose the mode, in words (``"nbgrader autograde"``, ``"MALARIA_LAB_MODE=small"``,
-    ``"MALARIA_LAB_FAST=1"``), or None when nothing did and the machine decides."""
-    if grading_mode():
-        return f"nbgrader {grading_mode()}"
-    if asked_mode() in MODES:
-        return f"{MODE_ENV}={asked_mode()}"
-    return f"{FAST_ENV}=1" if chosen_mode() else None
-
-
-def mode_problem():
-    """(what is wrong, what to do) when ``$MALARIA_LAB_MODE`` names no mode (and nbgrader does not
-    decide), else None."""
-    asked = asked_mode()
-    if asked is None or asked in MODES or grading_mode():
-        return None
-    return (f"{MODE_ENV}={asked!r} is not one of the modes.", f"Set it to {', '.join(MODES)}, or unset it.")
-
-
-def machine_mode(memory_gb=None):
-    """The mode a machine gets when nothing asks for one: small below LOW_MEMORY_GB, else full."""
-    return "small" if memory_gb is not None and memory_gb < LOW_MEMORY_GB else "full"
-
-
-def mode(memory_gb=None):
-    """The mode in use: the one asked for, else :func:`machine_mode`."""
-    return chosen_mode() or machine_mode(memory_gb)
-
-
-def fast_mode():
-    """True in grading mode: under nbgrader, ``MALARIA_LAB_MODE=grading`` or ``MALARIA_LAB_FAST=1``."""
-    return chosen_mode() == "grading"
+        return Mode("grading", f"nbgrader {grading_mode()}")
+    env = (os.environ.get(MODE_ENV) or "").strip().lower()
+    if env in MODES:
+        return Mode(env, f"{MODE_ENV}={env}")
+    problem = (f"{MODE_ENV}={env!r} is not one of the modes.", f"Set it to {', '.join(MODES)}, or unset it.") \
+        if env else None
+    if truthy(os.environ.get(FAST_ENV)):
+        return Mode("grading", f"{FAST_ENV}=1", problem)
+    return Mode(machine, None, problem)
 
 
 def in_colab():

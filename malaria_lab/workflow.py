@@ -11,6 +11,7 @@ from pathlib import Path
 from . import evaluate, runs
 from .alt_text import save_png
 from .atomic import read_json, write_json
+from .data import locate
 from .data.layout import CLASSES, find_images
 from .data.patients import read_mapping
 from .data.synth import RUN_SYNTHETIC, synthesize
@@ -20,7 +21,7 @@ from .pipeline import load_arrays
 from .precision import resolve
 from .quiet import import_keras
 from .recipes import get_recipe
-from .settings import DATA_ENV
+from .settings import KERAS_BACKEND_ENV
 from .split import (
     MAPPING_HINT,
     Row,
@@ -102,7 +103,7 @@ def train_and_calibrate(train, val, out_dir, recipe, seed=0, verbose="auto", log
         "train_seconds": seconds,
         "images_per_second": training.images_per_second(history, len(train)),
         "validation": validation,
-        "backend": os.environ.get("KERAS_BACKEND") or _backend(),
+        "backend": os.environ.get(KERAS_BACKEND_ENV) or _backend(),
     }
     write_json(out / "training.json", summary)
     save_png(evaluate.plot_history(history), out / "curves.png")
@@ -265,14 +266,8 @@ def evaluate_on(model_path, data, out_dir, threshold=None, tta=None, log=print, 
 
 def find_default_data():
     """A real data set if one is at $MALARIA_LAB_DATA or ./data, else None."""
-    for candidate in (os.environ.get(DATA_ENV), "data"):
-        if candidate and Path(candidate).exists():
-            try:
-                find_images(candidate)
-                return Path(candidate)
-            except MalariaLabError:
-                continue
-    return None
+    found = locate.find_data(locate.places(here=True))
+    return found.path if found else None
 
 
 def run_all(data=None, out_dir="runs/latest", recipe=None, seed=0, verbose="auto", log=print, patients=None,

@@ -226,7 +226,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to build")
     parser.add_argument("--refresh", action="store_true",
-                        help="first re-run the notebooks (fast mode) and save their outputs")
+                        help="first re-run the notebooks (grading mode) and save their outputs")
     args = parser.parse_args(argv)
     try:
         if args.refresh:

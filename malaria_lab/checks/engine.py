@@ -19,16 +19,23 @@ in a test cell as a failure and Keras and TensorFlow write warnings there.
 
 import sys
 import textwrap
-import weakref
 from dataclasses import dataclass
 
 from ..quiet import muted
 from . import policy
-from .results import MORE_AT_GRADING, NOT_ATTEMPTED, NotAttempted, Result, Stopped, StudentRaised, Wrong, fmt, show
-
-# The grader's hook for same_object: an answer that came back across the sandbox's wall as a copy
-# of the very object passed in as an argument, mapped to that argument (see remember_alias).
-_ALIASES = weakref.WeakKeyDictionary()
+from .hook import ALIASES
+from .results import (
+    MORE_AT_GRADING,
+    NotAttempted,
+    Outcome,
+    Result,
+    Status,
+    Stopped,
+    StudentRaised,
+    Wrong,
+    fmt,
+    show,
+)
 
 # --- helpers for writing checks ------------------------------------------------------------
 
@@ -55,7 +62,7 @@ def call(function, *args, label=None, **kwargs):
                            "replace that line with your code.") from None
     except (Wrong, NotAttempted):
         raise
-    except StudentRaised as err:  # raised in the sandbox, reported by name
+    except StudentRaised as err:  # raised in the sandbox, reported by name (see .hook)
         raise Wrong(f"Calling `{label}` raised {err.student_type}: {_one_line(err)}") from None
     except Exception as err:  # the student's code failed: say how, in one line
         raise Wrong(f"Calling `{label}` raised {type(err).__name__}: {_one_line(err)}") from None
@@ -63,22 +70,8 @@ def call(function, *args, label=None, **kwargs):
 
 def same_object(answer, argument):
     """True when the student's function returned ``argument`` itself (here, or across the
-    sandbox's wall, where the answer is a copy)."""
-    if answer is argument:
-        return True
-    try:
-        return _ALIASES.get(answer) is argument
-    except TypeError:  # not weak-referenceable: plain data, never an argument
-        return False
-
-
-def remember_alias(answer, argument):
-    """Note that ``answer`` (a copy from the sandbox) stands for the object ``argument``: the
-    grader calls this when the student's function returned its argument itself."""
-    try:
-        _ALIASES[answer] = argument
-    except TypeError:
-        pass
+    sandbox's wall, where the answer is a copy: see :mod:`.hook`)."""
+    return answer is argument or ALIASES.stands_for(answer, argument)
 
 
 def _one_line(err, limit=300):
@@ -91,12 +84,18 @@ def _one_line(err, limit=300):
 
 @dataclass
 class Check:
-    """One thing an answer must do. ``fn(*values)`` raises :class:`Wrong` when it does not."""
+    """One thing an answer must do. ``fn(*values)`` raises :class:`Wrong` when it does not.
+
+    ``id`` names the check in grading records and the class report (``02_split.q3.leaves_no_part_empty``):
+    stage, exercise and the check's name, so ``what`` (the wording students read) can change
+    without splitting a class's statistics.
+    """
 
     what: str
     fn: object
     hidden: bool = False
     weight: float = 1.0
+    id: str = ""
 
 
 class Exercise:
@@ -124,17 +123,25 @@ class Exercise:
             raise ValueError(f"{id}: code needs a ### BEGIN SOLUTION / ### END SOLUTION region")
 
     # declaring checks
-    def test(self, what, hidden=False, weight=1.0):
-        """Decorator: add a check (``hidden`` ones run only at grading)."""
+    def test(self, what, hidden=False, weight=1.0, name=None):
+        """Decorator: add a check (``hidden`` ones run only at grading). ``name``: the check's stable
+        name (default: the function's); pass the old one when renaming the function, so that
+        records graded before still count with the new ones."""
 
         def add(fn):
-            self.checks.append(Check(what, fn, hidden, weight))
+            short = name or fn.__name__
+            if not short.isidentifier() or short.strip("_") == "" or short == "<lambda>":
+                raise ValueError(f"{self.id}: a check needs a name of its own, not {short!r}: {what}")
+            check_id = f"{self.stage}.{self.id}.{short}"
+            if any(c.id == check_id for c in self.checks):
+                raise ValueError(f"{self.id}: two checks named {short!r}")
+            self.checks.append(Check(what, fn, hidden, weight, check_id))
             return fn
 
         return add
 
-    def hidden_test(self, what, weight=1.0):
-        return self.test(what, hidden=True, weight=weight)
+    def hidden_test(self, what, weight=1.0, name=None):
+        return self.test(what, hidden=True, weight=weight, name=name)
 
     @property
     def has_hidden(self):
@@ -212,28 +219,28 @@ class Exercise:
             try:
                 values = tuple(values) if values is not None else self.values_from(namespace or {})
             except NotAttempted as err:
-                return self._result(NOT_ATTEMPTED, f"Not attempted: {err}", 0.0)
+                return self._result(Status.NOT_ATTEMPTED, f"Not attempted: {err}", 0.0)
             checks = [c for c in self.checks if hidden or not c.hidden]
             outcomes = []
             for i, check in enumerate(checks):
                 outcome, message = _run_check(check, values)
                 outcomes.append((check, outcome, message))
-                if outcome == "stopped":
-                    outcomes[-1] = (check, "wrong", message)
-                    outcomes += [(c, "wrong", f"Not run: {message}") for c in checks[i + 1:]]
+                if outcome == _STOPPED:
+                    outcomes[-1] = (check, Outcome.WRONG, message)
+                    outcomes += [(c, Outcome.WRONG, f"Not run: {message}") for c in checks[i + 1:]]
                     break
-                if outcome == NOT_ATTEMPTED:
-                    return self._result(NOT_ATTEMPTED, f"Not attempted: {message}", 0.0,
+                if outcome == Outcome.NOT_ATTEMPTED:
+                    return self._result(Status.NOT_ATTEMPTED, f"Not attempted: {message}", 0.0,
                                         outcomes=outcomes)
-                if outcome == "wrong" and not hidden:
+                if outcome == Outcome.WRONG and not hidden:
                     break
-        failed = [(c, m) for c, o, m in outcomes if o == "wrong"]
+        failed = [(c, m) for c, o, m in outcomes if o == Outcome.WRONG]
         total = sum(c.weight for c in checks) or 1.0
-        earned = sum(c.weight for c, o, _ in outcomes if o == "ok")
+        earned = sum(c.weight for c, o, _ in outcomes if o == Outcome.OK)
         if not failed:
             if hidden or not self.has_hidden:
-                return self._result("correct", "Correct: all checks passed.", self.points, outcomes=outcomes)
-            return self._result("passed public", f"Correct so far: {MORE_AT_GRADING}.", self.points,
+                return self._result(Status.CORRECT, "Correct: all checks passed.", self.points, outcomes=outcomes)
+            return self._result(Status.PASSED_PUBLIC, f"Correct so far: {MORE_AT_GRADING}.", self.points,
                                 outcomes=outcomes)
         points = round(self.points * earned / total, 2) if hidden else 0.0
         first_check, first_message = failed[0]
@@ -246,28 +253,33 @@ class Exercise:
             for _, message in failed[1:]:
                 if message != first_message and message not in details and len(details) < 3:
                     details.append(message)
-        return self._result("wrong", lead + first_message, points, details, outcomes)
+        return self._result(Status.WRONG, lead + first_message, points, details, outcomes)
 
     def _result(self, status, message, points, details=(), outcomes=()):
-        checks = [{"what": c.what, "hidden": c.hidden, "outcome": o, "message": m} for c, o, m in outcomes]
+        checks = [{"id": c.id, "what": c.what, "hidden": c.hidden, "outcome": o, "message": m}
+                  for c, o, m in outcomes]
         return Result(self.id, self.title, status, message, float(points), self.points, list(details), checks)
+
+
+# A call that did not finish: the check counts as wrong and the exercise's other checks do not run.
+_STOPPED = "stopped"
 
 
 def _run_check(check, values):
     try:
         check.fn(*values)
     except NotAttempted as err:
-        return NOT_ATTEMPTED, str(err)
+        return Outcome.NOT_ATTEMPTED, str(err)
     except NotImplementedError:
-        return NOT_ATTEMPTED, "your code still raises NotImplementedError: replace that line."
+        return Outcome.NOT_ATTEMPTED, "your code still raises NotImplementedError: replace that line."
     except Stopped as err:
-        return "stopped", str(err)
+        return _STOPPED, str(err)
     except Wrong as err:
-        return "wrong", str(err)
+        return Outcome.WRONG, str(err)
     except Exception as err:  # an answer of an unexpected shape broke the check: still its fault
-        return "wrong", (f"{check.what[0].upper()}{check.what[1:]}: checking it raised "
+        return Outcome.WRONG, (f"{check.what[0].upper()}{check.what[1:]}: checking it raised "
                          f"{type(err).__name__}: {_one_line(err)}")
-    return "ok", ""
+    return Outcome.OK, ""
 
 
 def _caller_namespace():

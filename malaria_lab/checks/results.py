@@ -51,7 +51,7 @@ class StudentRaised(Exception):
     of type ``student_type`` (its name: the exception itself stays in the sandbox). The checks'
     :func:`~malaria_lab.checks.engine.call` reports it like one raised here."""
 
-    def __init__(self, student_type, message):
+    def __init__(self, student_type: str, message: str) -> None:
         super().__init__(message)
         self.student_type = student_type
 
@@ -74,24 +74,24 @@ class Result:
 
     exercise: str
     title: str
-    status: str  # "correct", "passed public", "wrong", "not attempted"
+    status: str  # a Status
     message: str
     points: float
     max_points: float
     details: list = field(default_factory=list)
-    # Each check run: {"what", "hidden", "outcome" ("ok", "wrong", "not attempted"), "message"}.
+    # Each check run: {"id", "what", "hidden", "outcome" (an Outcome), "message"}.
     checks: list = field(default_factory=list)
 
     @property
     def passed(self):
-        return self.status in ("correct", "passed public")
+        return self.status in (Status.CORRECT, Status.PASSED_PUBLIC)
 
     def to_dict(self):
         """Plain data for JSON: what the class report and the grading record read."""
         return {"id": self.exercise, "title": self.title, "status": self.status, "message": self.message,
                 "points": self.points, "max_points": self.max_points, "details": list(self.details),
                 "checks": [dict(c) for c in self.checks],
-                "failed": [c["what"] for c in self.checks if c["outcome"] == "wrong"]}
+                "failed": [c["what"] for c in self.checks if c["outcome"] == Outcome.WRONG]}
 
     def __repr__(self):
         return repr(float(self.points))
@@ -120,8 +120,8 @@ class Result:
 
 # {status: (border colour, mark)}: the colours have 5:1 or more against white, and the mark and the
 # words say the same without colour.
-STYLE = {"correct": ("#1b7f3b", "&#10004;"), "passed public": ("#1b7f3b", "&#10004;"),
-         "wrong": ("#b3261e", "&#10008;"), NOT_ATTEMPTED: ("#6b6b6b", "&#9675;")}
+STYLE = {Status.CORRECT: ("#1b7f3b", "&#10004;"), Status.PASSED_PUBLIC: ("#1b7f3b", "&#10004;"),
+         Status.WRONG: ("#b3261e", "&#10008;"), Status.NOT_ATTEMPTED: ("#6b6b6b", "&#9675;")}
 
 
 def fmt(x):

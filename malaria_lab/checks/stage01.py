@@ -73,7 +73,7 @@ _SMALL = b"Parasitized and uninfected cells, 27,558 of them.\n" * 3
 
 
 @q1.test("returns the digest as text")
-def _(sha256_of):
+def returns_digest_text(sha256_of):
     got, _ = _digest_case(sha256_of, _SMALL)
     expect(not isinstance(got, bytes),
            "`sha256_of` returned bytes: return the text form, `digest.hexdigest()`, not "
@@ -85,7 +85,7 @@ def _(sha256_of):
 
 
 @q1.test("hashes the file's contents")
-def _(sha256_of):
+def hashes_file_contents(sha256_of):
     got, path = _digest_case(sha256_of, _SMALL)
     names = {hashlib.sha256(str(path).encode()).hexdigest(),
              hashlib.sha256(path.name.encode()).hexdigest()}
@@ -96,7 +96,7 @@ def _(sha256_of):
 
 
 @q1.test("reads the whole file, piece by piece")
-def _(sha256_of):
+def reads_whole_file_in_pieces(sha256_of):
     data = bytes(range(256)) * 40
     got, _ = _digest_case(sha256_of, data, chunk_size=1000)
     expect(got != hashlib.sha256(data[:1000]).hexdigest(),
@@ -107,7 +107,7 @@ def _(sha256_of):
 
 
 @q1.hidden_test("handles an empty file, str paths and uneven chunks")
-def _(sha256_of):
+def handles_empty_file_str_paths_uneven_chunks(sha256_of):
     got, _ = _digest_case(sha256_of, b"")
     expect(got == hashlib.sha256(b"").hexdigest(), "An empty file does not get the right digest.")
     data = os.urandom(10_007)
@@ -185,7 +185,7 @@ def _cells(label, n, prefix="C1P1thinF", suffix=".png"):
 
 
 @q2.test("counts both classes")
-def _(count_images):
+def counts_both_classes(count_images):
     got = _count_case(count_images, {**_cells("Parasitized", 3), **_cells("Uninfected", 2)})
     expect(set(got) == {"Parasitized", "Uninfected"},
            "The dict should have exactly two keys, \"Parasitized\" and \"Uninfected\" (count "
@@ -195,7 +195,7 @@ def _(count_images):
 
 
 @q2.test("skips files that are not images")
-def _(count_images):
+def skips_files_images(count_images):
     spec = {**_cells("Parasitized", 3), **_cells("Uninfected", 2),
             "Parasitized/Thumbs.db": b"x", "Uninfected/Thumbs.db": b"x", "Uninfected/notes.txt": b"x"}
     got = _count_case(count_images, spec)
@@ -205,7 +205,7 @@ def _(count_images):
 
 
 @q2.hidden_test("counts .PNG in upper case and an empty class")
-def _(count_images):
+def counts_upper_case_png_empty_class(count_images):
     spec = {**_cells("Parasitized", 4, suffix=".PNG"), **_cells("Parasitized", 1, "C2P2", ".jpg")}
     got = _count_case(count_images, spec)
     expect(got.get("Parasitized") == 5,
@@ -256,7 +256,7 @@ def _patients_case(cells_per_patient, paths):
 
 
 @q3.test("uses the file name, not the folders")
-def _(cells_per_patient):
+def uses_file_name_folders(cells_per_patient):
     got = _patients_case(cells_per_patient, _PATHS[:3])
     expect(not any("/" in str(k) or "\\" in str(k) for k in got),
            "Your patient ids contain folder names: take the id from the file name only "
@@ -264,7 +264,7 @@ def _(cells_per_patient):
 
 
 @q3.test("counts the cells of each patient")
-def _(cells_per_patient):
+def counts_cells_each_patient(cells_per_patient):
     got = _patients_case(cells_per_patient, _PATHS)
     want = Counter(Path(p).name.split("_IMG_")[0] for p in _PATHS)
     expect(set(got) == set(want),
@@ -275,7 +275,7 @@ def _(cells_per_patient):
 
 
 @q3.hidden_test("works on bare file names and an empty list")
-def _(cells_per_patient):
+def works_on_bare_names_and_empty_list(cells_per_patient):
     got = _patients_case(cells_per_patient, [])
     expect(len(got) == 0, "No paths should give an empty Counter.")
     paths = ["C7P2thinF_IMG_1_cell_1.png", "C7P2thinF_IMG_1_cell_2.png", "C8P3_IMG_2_cell_1.png"]

@@ -130,7 +130,7 @@ _MOVED = ("`split_patients` moved or deleted image files (or added some): a spli
 
 
 @q3.test("leaves the image files where they are")
-def _(split_patients):
+def leaves_image_files_in_place(split_patients):
     with inputs.image_folder() as (root, images):
         before = inputs.listing(root)
         try:
@@ -142,19 +142,19 @@ def _(split_patients):
 
 
 @q3.test("gives each patient exactly one part")
-def _(split_patients):
+def gives_each_patient_exactly_one(split_patients):
     _split(split_patients, inputs.images())
 
 
 @q3.test("leaves no part empty")
-def _(split_patients):
+def leaves_no_part_empty(split_patients):
     got = _split(split_patients, inputs.images())
     empty = [p for p in PARTS if p not in got.values()]
     expect(not empty, f"With ten patients, the {' and '.join(empty)} part(s) got no patient.")
 
 
 @q3.test("is reproducible: the same seed gives the same split")
-def _(split_patients):
+def same_seed_same_split(split_patients):
     images = inputs.images()
     first = _split(split_patients, images, seed=3)
     again = _split(split_patients, images, seed=3)
@@ -163,7 +163,7 @@ def _(split_patients):
 
 
 @q3.test("puts about the asked share of images in each part")
-def _(split_patients):
+def puts_about_asked_share_images(split_patients):
     images = inputs.images()
     for seed in range(5):
         shares = _split(split_patients, images, seed=seed)
@@ -176,7 +176,7 @@ def _(split_patients):
 
 
 @q3.test("gives every part both classes")
-def _(split_patients):
+def gives_every_part_both_classes(split_patients):
     images = inputs.images(inputs.FEW_INFECTED)
     for seed in range(6):
         found = inputs.labels_per_part(_split(split_patients, images, seed=seed), images)
@@ -190,14 +190,14 @@ def _(split_patients):
 
 
 @q3.hidden_test("different seeds give different splits")
-def _(split_patients):
+def different_seeds_give_different_splits(split_patients):
     images = inputs.images()
     splits = {tuple(sorted(_split(split_patients, images, seed=s).items())) for s in range(6)}
     expect(len(splits) > 1, "Every seed gives the same split: shuffle the patients with the seed.")
 
 
 @q3.hidden_test("follows other fractions")
-def _(split_patients):
+def follows_other_fractions(split_patients):
     images = inputs.images()
     for fractions in ((0.5, 0.3, 0.2), (0.6, 0.3, 0.1)):
         for seed in (0, 1, 2):
@@ -212,7 +212,7 @@ def _(split_patients):
 
 
 @q3.hidden_test("fills every part even with three patients")
-def _(split_patients):
+def fills_every_part_with_three_patients(split_patients):
     sizes = {"C20P1": (50, 40), "C21P2": (10, 5), "C22P3": (8, 9)}
     for seed in range(4):
         got = _split(split_patients, inputs.images(sizes), seed=seed)
@@ -271,7 +271,7 @@ def _leaks(leaked_patients, spec):
 
 
 @q1.test("finds patients shared by train and test")
-def _(leaked_patients):
+def finds_patients_shared_train_test(leaked_patients):
     got = _leaks(leaked_patients, {"A": ["train", "train", "test"], "B": ["train", "train"],
                                    "C": ["test", "test"], "D": ["val"]})
     expect(not got - {"A"}, "Your set holds patients whose cells are all in only one part: those "
@@ -280,7 +280,7 @@ def _(leaked_patients):
 
 
 @q1.test("counts validation too")
-def _(leaked_patients):
+def counts_validation_too(leaked_patients):
     got = _leaks(leaked_patients, {"A": ["train", "val"], "B": ["val", "test", "test"],
                                    "C": ["train"], "D": ["test"]})
     expect(got == {"A", "B"}, "A patient with cells in val and in another part leaks too: "
@@ -288,7 +288,7 @@ def _(leaked_patients):
 
 
 @q1.hidden_test("handles no leak, a patient in all parts, and no rows")
-def _(leaked_patients):
+def handles_no_leak_all_parts_no_rows(leaked_patients):
     expect(_leaks(leaked_patients, {"A": ["train"] * 3, "B": ["test"]}) == set(),
            "A split without leaks should give an empty set.")
     expect(_leaks(leaked_patients, {"A": ["train", "val", "test"], "B": ["val"]}) == {"A"},
@@ -352,7 +352,7 @@ _LEAKY = {"A": ["train"] * 3 + ["test"] * 4, "B": ["train", "test"], "C": ["test
 
 
 @q2.test("measures the share of test images, not patients")
-def _(test_leak_share):
+def measures_share_of_test_images(test_leak_share):
     got = _share(test_leak_share, _LEAKY)
     patients = 2 / 4
     expect(abs(got - patients) > 1e-9 or abs(got - _true_share(_LEAKY)) < 1e-9,
@@ -363,7 +363,7 @@ def _(test_leak_share):
 
 
 @q2.hidden_test("gives 0 without a leak, without test images, and 1 when all leak")
-def _(test_leak_share):
+def gives_0_without_leak_1_when_all_leak(test_leak_share):
     expect(_share(test_leak_share, {"A": ["train"], "B": ["test", "test"]}) == 0.0,
            "A split without leaks should give 0.0.")
     expect(_share(test_leak_share, {"A": ["train", "val"]}) == 0.0,

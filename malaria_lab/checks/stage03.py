@@ -123,7 +123,7 @@ def _span(value):
 
 
 @q1.test("returns Keras layers that keep the image size")
-def _(make_augmentation):
+def returns_keras_layers_keeping_shape(make_augmentation):
     aug = _augmenter(make_augmentation)
     x = _batch()
     y = _run(aug, x, True)
@@ -132,7 +132,7 @@ def _(make_augmentation):
 
 
 @q1.test("leaves images unchanged at inference")
-def _(make_augmentation):
+def leaves_images_unchanged_inference(make_augmentation):
     aug = _augmenter(make_augmentation)
     x = _batch()
     y = _run(aug, x, False)
@@ -146,7 +146,7 @@ def _(make_augmentation):
 
 
 @q1.test("changes images in training")
-def _(make_augmentation):
+def changes_images_training(make_augmentation):
     aug = _augmenter(make_augmentation)
     x = _batch()
     a, b = _run(aug, x, True), _run(aug, x, True)
@@ -155,7 +155,7 @@ def _(make_augmentation):
 
 
 @q1.test("flips both ways and turns every way")
-def _(make_augmentation):
+def flips_both_ways_turns_every(make_augmentation):
     aug = _augmenter(make_augmentation)
     modes = {c.get("mode") for c in _configs(aug, "RandomFlip")}
     both = "horizontal_and_vertical" in modes or {"horizontal", "vertical"} <= modes
@@ -171,7 +171,7 @@ def _(make_augmentation):
 
 
 @q1.test("fills with black, the background of the cell images")
-def _(make_augmentation):
+def fills_black_background_cell_images(make_augmentation):
     aug = _augmenter(make_augmentation)
     for name in GEOMETRIC:
         for config in _configs(aug, name):
@@ -182,7 +182,7 @@ def _(make_augmentation):
 
 
 @q1.test("keeps the stain's colour")
-def _(make_augmentation):
+def keeps_stain_colour(make_augmentation):
     aug = _augmenter(make_augmentation)
     colour = sorted(set(_names(aug)) & COLOUR_LAYERS)
     expect(not colour, f"{', '.join(colour)} changes colours, but the stain's colour is how a "
@@ -193,7 +193,7 @@ def _(make_augmentation):
 
 
 @q1.test("works on pixels from 0 to 255")
-def _(make_augmentation):
+def works_on_pixels_0_to_255(make_augmentation):
     aug = _augmenter(make_augmentation)
     x = _batch()
     y = np.concatenate([_run(aug, x, True) for _ in range(3)])
@@ -206,7 +206,7 @@ def _(make_augmentation):
 
 
 @q1.hidden_test("keeps changes mild")
-def _(make_augmentation):
+def keeps_changes_mild(make_augmentation):
     aug = _augmenter(make_augmentation)
     for config in _configs(aug, "RandomZoom"):
         span = max(_span(config.get("height_factor")), _span(config.get("width_factor")))
@@ -223,7 +223,7 @@ def _(make_augmentation):
 
 
 @q1.hidden_test("keeps what decides the label")
-def _(make_augmentation):
+def keeps_what_decides_label(make_augmentation):
     aug = _augmenter(make_augmentation)
     bad = sorted(set(_names(aug)) & LABEL_BREAKING)
     expect(not bad, f"{', '.join(bad)} can remove or mix the part of the image that decides the "
@@ -231,7 +231,7 @@ def _(make_augmentation):
 
 
 @q1.hidden_test("works on other image sizes")
-def _(make_augmentation):
+def works_other_image_sizes(make_augmentation):
     aug = _augmenter(make_augmentation)
     x = _batch(size=100, n=2, seed=1)
     y = _run(aug, x, True)
@@ -295,13 +295,13 @@ def _keras():
 
 
 @q2.test("returns n pictures of the image's size")
-def _(augment_examples):
+def returns_n_pictures_of_image_size(augment_examples):
     keras = _keras()
     _examples(augment_examples, keras.Sequential([keras.layers.RandomFlip("horizontal")]), _image(), 5)
 
 
 @q2.test("gives the image back unchanged when the augmentation does nothing")
-def _(augment_examples):
+def unchanged_when_augmentation_does_nothing(augment_examples):
     keras = _keras()
     image = _image()
     got = _examples(augment_examples, keras.Sequential([keras.layers.Identity()]), image, 3)
@@ -310,7 +310,7 @@ def _(augment_examples):
 
 
 @q2.test("draws a different augmentation for each picture")
-def _(augment_examples):
+def draws_new_augmentation_per_picture(augment_examples):
     keras = _keras()
     aug = keras.Sequential([keras.layers.RandomRotation(0.5, fill_mode="constant", seed=3)])
     got = _examples(augment_examples, aug, _image(), 6)
@@ -320,7 +320,7 @@ def _(augment_examples):
 
 
 @q2.hidden_test("clips to 0..255 before converting to uint8")
-def _(augment_examples):
+def clips_before_uint8(augment_examples):
     keras = _keras()
     brighter = keras.Sequential([keras.layers.Rescaling(1.6)])  # pushes bright pixels past 255
     image = np.full((8, 8, 3), 200, "uint8")

@@ -96,7 +96,7 @@ def _shape(tensor_shape):
 
 
 @q1.test("takes RGB images of the given size and gives one probability per image")
-def _(build_cnn):
+def takes_rgb_images_given_size(build_cnn):
     model = _model(build_cnn, 64)
     expect(_shape(model.input_shape) == (None, 64, 64, 3),
            f"The input shape is {model.input_shape}; for image_size=64 it should be "
@@ -107,7 +107,7 @@ def _(build_cnn):
 
 
 @q1.test("ends with a sigmoid, so the output is a probability")
-def _(build_cnn):
+def ends_in_sigmoid(build_cnn):
     model = _model(build_cnn, 64)
     last = [l for l in leaf_layers(model) if type(l).__name__ in ("Dense", "Activation")][-1]
     activation = last.get_config().get("activation")
@@ -117,7 +117,7 @@ def _(build_cnn):
 
 
 @q1.test("rescales pixels first")
-def _(build_cnn):
+def rescales_pixels_first(build_cnn):
     model = _model(build_cnn, 64)
     rescaling = _kinds(model, "Rescaling")
     expect(rescaling, "The pixels arrive as 0-255, but the description starts with a rescaling "
@@ -131,7 +131,7 @@ def _(build_cnn):
 
 
 @q1.test("has the described convolution blocks")
-def _(build_cnn):
+def has_described_convolution_blocks(build_cnn):
     model = _model(build_cnn, 64)
     convs = _kinds(model, "Conv2D")
     widths = [c.get_config()["filters"] for c in convs]
@@ -152,7 +152,7 @@ def _(build_cnn):
 
 
 @q1.test("normalises each convolution with batch-norm momentum 0.9")
-def _(build_cnn):
+def batch_norm_after_each_convolution(build_cnn):
     model = _model(build_cnn, 64)
     norms = _kinds(model, "BatchNormalization")
     expect(len(norms) == len(_kinds(model, "Conv2D")),
@@ -164,7 +164,7 @@ def _(build_cnn):
 
 
 @q1.test("pools between blocks, then averages globally")
-def _(build_cnn):
+def pools_between_blocks_then_averages(build_cnn):
     model = _model(build_cnn, 64)
     expect(not _kinds(model, "Flatten"),
            "The description ends with global average pooling, not Flatten: it keeps the network "
@@ -179,7 +179,7 @@ def _(build_cnn):
 
 
 @q1.hidden_test("has the same number of weights as the description")
-def _(build_cnn):
+def has_described_number_of_weights(build_cnn):
     from ..models import reference_cnn  # Keras loads when a check runs, not when the stages are listed
 
     model = _model(build_cnn, 64)
@@ -189,7 +189,7 @@ def _(build_cnn):
 
 
 @q1.hidden_test("works for another image size, and with augmentation in front")
-def _(build_cnn):
+def works_on_another_image_size(build_cnn):
     import keras  # Keras loads when a check runs, not when the stages are listed
 
     model = _model(build_cnn, 96)
@@ -252,7 +252,7 @@ def _weights(conv_weights, *args):
 
 
 @q2.test("counts the first layer of the CNN")
-def _(conv_weights):
+def counts_first_layer_cnn(conv_weights):
     got = _weights(conv_weights, 3, 16, 3, False)
     expect(got != 3 * 3 * 16, "Your count leaves out the input channels: each filter has one "
                               "square of weights per input channel.")
@@ -262,7 +262,7 @@ def _(conv_weights):
 
 
 @q2.test("adds one bias per filter")
-def _(conv_weights):
+def adds_one_bias_per_filter(conv_weights):
     expect(_weights(conv_weights, 32, 64, 3, True) == _true_weights(32, 64, 3, True),
            "With use_bias=True, each filter learns one extra number, the bias: your count is off.")
     expect(_weights(conv_weights, 32, 64, 3, False) == _true_weights(32, 64, 3, False),
@@ -270,7 +270,7 @@ def _(conv_weights):
 
 
 @q2.hidden_test("works for other kernel sizes")
-def _(conv_weights):
+def works_other_kernel_sizes(conv_weights):
     for args in ((1, 8, 5, True), (64, 128, 1, False), (16, 16, 7, True)):
         expect(_weights(conv_weights, *args) == _true_weights(*args),
                "For another kernel size, your count is off: the square has kernel_size x "

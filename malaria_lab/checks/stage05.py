@@ -111,7 +111,7 @@ def _names(value):
 
 
 @q1.test("uses binary cross-entropy")
-def _(compile_for_training):
+def uses_binary_cross_entropy(compile_for_training):
     _, config = _compiled(compile_for_training)
     names = " ".join(_names(config.get("loss")))
     expect("binary" in names and "crossentropy" in names.replace("_", ""),
@@ -119,7 +119,7 @@ def _(compile_for_training):
 
 
 @q1.test("softens the labels a little")
-def _(compile_for_training):
+def softens_labels_little(compile_for_training):
     model, _ = _compiled(compile_for_training)
     config = model.loss.get_config() if hasattr(model.loss, "get_config") else {}
     smoothing = config.get("label_smoothing")
@@ -130,7 +130,7 @@ def _(compile_for_training):
 
 
 @q1.test("uses AdamW at the given learning rate")
-def _(compile_for_training):
+def uses_adamw_given_learning_rate(compile_for_training):
     model, _ = _compiled(compile_for_training, learning_rate=0.002)
     optimizer = model.optimizer
     expect(type(optimizer).__name__ == "AdamW",
@@ -143,7 +143,7 @@ def _(compile_for_training):
 
 
 @q1.test("measures accuracy and AUC")
-def _(compile_for_training):
+def measures_accuracy_auc(compile_for_training):
     _, config = _compiled(compile_for_training)
     names = _names(config.get("metrics"))
     expect("auc" in names, "Add an AUC metric named \"auc\" (`keras.metrics.AUC(name=\"auc\")`), "
@@ -152,7 +152,7 @@ def _(compile_for_training):
 
 
 @q1.hidden_test("follows another learning rate, and a schedule")
-def _(compile_for_training):
+def follows_another_schedule(compile_for_training):
     keras = _keras()
     model, _ = _compiled(compile_for_training, learning_rate=3e-4)
     lr = model.optimizer.get_config().get("learning_rate")
@@ -253,7 +253,7 @@ def _direction_ok(callback):
 
 
 @q2.test("keeps the best model in out_dir/model.keras")
-def _(make_callbacks):
+def keeps_best_model_in_out_dir(make_callbacks):
     callbacks, out = _callbacks(make_callbacks)
     checkpoints = _of(callbacks, "ModelCheckpoint")
     expect(checkpoints, "Add a `keras.callbacks.ModelCheckpoint` to keep the best model.")
@@ -266,7 +266,7 @@ def _(make_callbacks):
 
 
 @q2.test("watches a validation metric, the right way up")
-def _(make_callbacks):
+def watches_validation_metric_right_way(make_callbacks):
     callbacks, _ = _callbacks(make_callbacks)
     for cb in _of(callbacks, "ModelCheckpoint") + _of(callbacks, "EarlyStopping"):
         name = type(cb).__name__
@@ -280,7 +280,7 @@ def _(make_callbacks):
 
 
 @q2.test("stops early and goes back to the best weights")
-def _(make_callbacks):
+def stops_early_restores_best(make_callbacks):
     callbacks, _ = _callbacks(make_callbacks)
     stops = _of(callbacks, "EarlyStopping")
     expect(stops, "Add a `keras.callbacks.EarlyStopping`, so that training ends once validation "
@@ -294,7 +294,7 @@ def _(make_callbacks):
 
 
 @q2.test("ignores the first epochs")
-def _(make_callbacks):
+def ignores_first_epochs(make_callbacks):
     callbacks, _ = _callbacks(make_callbacks)
     for stop in _of(callbacks, "EarlyStopping"):
         expect(1 <= int(getattr(stop, "start_from_epoch", 0) or 0) <= 6,
@@ -304,7 +304,7 @@ def _(make_callbacks):
 
 
 @q2.hidden_test("the checkpoint and the stopping rule agree")
-def _(make_callbacks):
+def checkpoint_and_stopping_rule_agree(make_callbacks):
     callbacks, _ = _callbacks(make_callbacks)
     cp, stop = _of(callbacks, "ModelCheckpoint"), _of(callbacks, "EarlyStopping")
     if cp and stop:
@@ -368,7 +368,7 @@ def _best(best_epoch, history, monitor):
 
 
 @q3.test("finds the best validation AUC, counting epochs from 1")
-def _(best_epoch):
+def finds_best_validation_auc(best_epoch):
     got = _best(best_epoch, _HISTORY, "val_auc")
     expect(got != _true_best(_HISTORY, "val_auc") - 1,
            "You count epochs from 0: Keras and the plots count them from 1.")
@@ -379,14 +379,14 @@ def _(best_epoch):
 
 
 @q3.test("treats a loss as lower-is-better")
-def _(best_epoch):
+def treats_loss_lower_better(best_epoch):
     got = _best(best_epoch, _HISTORY, "val_loss")
     expect(got == _true_best(_HISTORY, "val_loss"),
            "For monitor=\"val_loss\", the best epoch is the one with the *lowest* loss.")
 
 
 @q3.hidden_test("handles ties and one-epoch histories")
-def _(best_epoch):
+def handles_ties_and_one_epoch(best_epoch):
     tie = {"val_auc": [0.7, 0.9, 0.9, 0.8]}
     expect(_best(best_epoch, tie, "val_auc") == 2, "When two epochs tie, give the first of them.")
     expect(_best(best_epoch, {"val_loss": [0.5]}, "val_loss") == 1,

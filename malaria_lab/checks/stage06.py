@@ -74,7 +74,7 @@ def _counts(confusion_counts, y, p, threshold=None):
 
 
 @q1.test("counts the four outcomes")
-def _(confusion_counts):
+def counts_four_outcomes(confusion_counts):
     y, p = _Y[[0, 1, 2, 4, 5, 6, 7, 9, 10, 11]], _P[[0, 1, 2, 4, 5, 6, 7, 9, 10, 11]]
     got = _counts(confusion_counts, y, p)
     want = _true_counts(y, p, 0.5)
@@ -87,14 +87,14 @@ def _(confusion_counts):
 
 
 @q1.test("calls a cell parasitized when p is exactly the threshold")
-def _(confusion_counts):
+def parasitized_at_exactly_threshold(confusion_counts):
     got = _counts(confusion_counts, _Y, _P)
     expect(got == _true_counts(_Y, _P, 0.5),
            "A probability exactly equal to the threshold counts as parasitized (p >= threshold).")
 
 
 @q1.hidden_test("follows the threshold argument")
-def _(confusion_counts):
+def follows_threshold_argument(confusion_counts):
     for threshold in (0.0, 0.3, 0.99):
         expect(_counts(confusion_counts, _Y, _P, threshold) == _true_counts(_Y, _P, threshold),
                "With another threshold, your counts are off: use the `threshold` argument.")
@@ -175,7 +175,7 @@ _COUNTS = {"tp": 45, "fp": 6, "tn": 38, "fn": 11}
 
 
 @q2.test("computes sensitivity and specificity")
-def _(clinical_metrics):
+def computes_sensitivity_specificity(clinical_metrics):
     got = _metrics(clinical_metrics, _COUNTS)
     want = _true_metrics(_COUNTS)
     expect(not (_same(got["sensitivity"], want["specificity"])
@@ -187,7 +187,7 @@ def _(clinical_metrics):
 
 
 @q2.test("computes precision and accuracy")
-def _(clinical_metrics):
+def computes_precision_accuracy(clinical_metrics):
     got = _metrics(clinical_metrics, _COUNTS)
     want = _true_metrics(_COUNTS)
     expect(_same(got["precision"], want["precision"]),
@@ -196,7 +196,7 @@ def _(clinical_metrics):
 
 
 @q2.hidden_test("gives nan where nothing can be divided")
-def _(clinical_metrics):
+def gives_nan_where_nothing_to_divide(clinical_metrics):
     counts = {"tp": 0, "fp": 0, "tn": 30, "fn": 5}
     try:
         clinical_metrics(dict(counts))
@@ -283,7 +283,7 @@ def _threshold(pick_threshold, y, p, target=None):
 
 
 @q3.test("keeps sensitivity at the target")
-def _(pick_threshold):
+def keeps_sensitivity_target(pick_threshold):
     y, p = _val_set(0)
     t = _threshold(pick_threshold, y, p)
     expect(_sensitivity(y, p, t) >= 0.95,
@@ -293,7 +293,7 @@ def _(pick_threshold):
 
 
 @q3.test("is the highest threshold that does")
-def _(pick_threshold):
+def is_highest_threshold_meeting_target(pick_threshold):
     y, p = _val_set(0)
     t = _threshold(pick_threshold, y, p)
     best = _best_threshold(y, p, 0.95)
@@ -305,7 +305,7 @@ def _(pick_threshold):
 
 
 @q3.hidden_test("follows min_sensitivity on other data")
-def _(pick_threshold):
+def follows_min_sensitivity_on_other_data(pick_threshold):
     for seed, target in ((1, 0.9), (2, 0.8), (3, 1.0)):
         y, p = _val_set(seed, 60)
         t = _threshold(pick_threshold, y, p, target)
@@ -361,7 +361,7 @@ def _worst(worst_mistakes, y, p, threshold, k):
 
 
 @q4.test("returns only wrongly called cells")
-def _(worst_mistakes):
+def returns_only_wrongly_called_cells(worst_mistakes):
     got = _worst(worst_mistakes, _Y, _P, 0.3, 4)
     wrong = set(np.flatnonzero((_P >= 0.3) != (_Y == 1)).tolist())
     expect(set(got) <= wrong, "Your list includes cells that were called correctly: keep only "
@@ -371,14 +371,14 @@ def _(worst_mistakes):
 
 
 @q4.test("puts the most confident mistakes first")
-def _(worst_mistakes):
+def puts_most_confident_mistakes_first(worst_mistakes):
     got = _worst(worst_mistakes, _Y, _P, 0.3, 4)
     expect(got == _true_worst(_Y, _P, 0.3, 4),
            "The order is off: the most confidently wrong cell (p furthest from the truth) comes first.")
 
 
 @q4.hidden_test("handles fewer mistakes than k, and none")
-def _(worst_mistakes):
+def handles_fewer_mistakes_than_k(worst_mistakes):
     y, p = _val_set(4, 50)
     for threshold, k in ((0.5, 100), (0.5, 3)):
         expect(_worst(worst_mistakes, y, p, threshold, k) == _true_worst(y, p, threshold, k),

@@ -5,7 +5,6 @@ verified by ``malaria-lab download``?), the widgets and the course's mode. ``%ma
 prints :func:`doctor`'s report; as data it is :meth:`Report.to_dict`.
 """
 
-import os
 import platform
 import shutil
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from .._version import __version__
 from ..backend import devices, gpu_names, requested
+from ..data import locate
 from ..data.download import NIH_SIZE
 from ..data.extract import completed
 from ..data.layout import find_images
@@ -25,11 +25,9 @@ from ..settings import (
     DATA_ENV,
     LOW_MEMORY_GB,
     local_images_dir,
-    mode_problem,
-    mode_source,
+    resolve_mode,
     work_dir,
 )
-from ..settings import mode as settings_mode
 
 MIN_PYTHON = (3, 10)
 MIN_KERAS = (3, 3)
@@ -165,34 +163,22 @@ def check_memory(total=None, available=None):
 
 
 def _data_candidates():
-    """Where a data set may be: $MALARIA_LAB_DATA, ./data, then the course work folder's data/."""
-    out = []
-    if os.environ.get(DATA_ENV):
-        out.append((f"${DATA_ENV}", Path(os.environ[DATA_ENV]).expanduser()))
-    out.append(("./data", Path.cwd() / "data"))
-    out.append(("work folder", work_dir() / "data"))
-    # With the work folder on Drive (Colab), the images are unpacked on the machine instead.
-    local = local_images_dir()
-    if local != work_dir() / "data":
-        out.append(("unpacked from Drive", local))
-    return out
-
-
-def _cell_images(path):
-    return path if path.name == "cell_images" or not (path / "cell_images").is_dir() else path / "cell_images"
+    """Where a data set may be (:func:`malaria_lab.data.locate.places`): $MALARIA_LAB_DATA, ./data,
+    the course work folder's data/, and where images from Drive are unpacked (Colab)."""
+    return locate.places(here=True, work_data=work_dir() / "data", unpacked=local_images_dir())
 
 
 def check_data():
     """Whether a data set is present, and whether ``malaria-lab download`` verified it."""
     looked = []
-    for where, path in _data_candidates():
+    for where, path, named in _data_candidates():
         if not path.exists():
-            if where.startswith("$"):
+            if named:
                 return Check("Data set", "fail", f"${DATA_ENV} is {path}, which does not exist",
                              f"Point ${DATA_ENV} at the folder holding cell_images/, or unset it.")
             looked.append(str(path))
             continue
-        folder = _cell_images(path)
+        folder = locate.cell_images(path)
         marker = completed(folder) if folder.is_dir() else None
         if marker is not None:
             return Check("Data set", "ok", f"verified: {marker['total']} images from "
@@ -200,7 +186,7 @@ def check_data():
         try:
             n = len(find_images(folder))
         except MalariaLabError:
-            if where.startswith("$"):
+            if named:
                 return Check("Data set", "fail", f"${DATA_ENV} is {path}, which holds no cell images",
                              f"Point ${DATA_ENV} at the folder holding cell_images/, or unset it.")
             looked.append(str(path))
@@ -240,12 +226,12 @@ def check_widgets():
 
 
 def check_mode():
-    problem = mode_problem()
-    if problem:
-        return Check("Course", "fail", *problem)
-    mode = settings_mode(memory_gb())
-    why = mode_source() or "this machine's memory"
-    return Check("Course", "info", f"malaria_lab {__version__}, {mode} mode (from {why}), work folder {work_dir()}")
+    mode = resolve_mode(memory_gb=memory_gb())
+    if mode.problem:
+        return Check("Course", "fail", *mode.problem)
+    why = mode.why or "this machine's memory"
+    return Check("Course", "info",
+                 f"malaria_lab {__version__}, {mode.name} mode (from {why}), work folder {work_dir()}")
 
 
 def doctor():

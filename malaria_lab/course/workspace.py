@@ -17,6 +17,7 @@ from pathlib import Path
 from .. import backend, machine, settings
 from ..atomic import write_json
 from ..data import download as nih
+from ..data import locate
 from ..data.extract import completed, extract
 from ..data.layout import CLASSES, find_images
 from ..data.synth import COURSE_SYNTHETIC
@@ -30,7 +31,6 @@ from ..settings import (
     MODE_ENV,
     MODE_EPOCHS,
     MODE_LIMITS,
-    MODES,
     drive_dir,
     grading_mode,
     in_colab,
@@ -39,13 +39,6 @@ from ..settings import (
 )
 from ..split import read_manifest
 from . import fallbacks
-
-
-def _has_images(path):
-    try:
-        return bool(find_images(path))
-    except MalariaLabError:
-        return False
 
 
 def _unusable(rows):
@@ -82,21 +75,16 @@ def _say(message):
 class Course:
     """One learner's course: where things are, and each stage's result or its fallback."""
 
-    def __init__(self, stage=None, work=None, fast=None, log=_say, memory=None, mode=None):
+    def __init__(self, stage=None, work=None, log=_say, memory=None, mode=None):
         self.stage = stage
         self.work = Path(work) if work is not None else work_dir()
         self.memory_gb = machine.memory_gb() if memory is None else float(memory)
         self.low_memory = self.memory_gb is not None and self.memory_gb < LOW_MEMORY_GB
-        if mode is None and fast is not None:  # fast=False: not grading, whatever the environment says
-            grading_asked = settings.chosen_mode() == "grading"
-            mode = "grading" if fast else settings.machine_mode(self.memory_gb) if grading_asked else None
-        if mode is None and settings.mode_problem():
-            raise MalariaLabError(*settings.mode_problem())
-        self._chosen = mode is not None  # by the caller, not by the environment or the machine
-        self.mode = mode or settings.mode(self.memory_gb)
-        if self.mode not in MODES:
-            raise MalariaLabError(f"No mode {self.mode!r}.", f"Use one of {', '.join(MODES)}.")
-        self.fast = self.mode == "grading"
+        resolved = settings.resolve_mode(mode, self.memory_gb)
+        if resolved.problem:
+            raise MalariaLabError(*resolved.problem)
+        self.mode, self._why = resolved.name, resolved.why
+        self.grading = resolved.grading
         self.small = self.mode == "small"
         self.image_size = IMAGE_SIZE
         self.log = log
@@ -139,6 +127,11 @@ class Course:
     def eval_dir(self):
         return self.work / "evaluate"
 
+    @property
+    def fast(self):
+        """The same as :attr:`grading`: the name that notebooks released before it had use."""
+        return self.grading
+
     def __repr__(self):
         return f"<Course stage={self.stage} work={self.work} ({self.mode} mode)>"
 
@@ -158,10 +151,7 @@ class Course:
         """Which mode is on and why, what it trains on, what it costs, and how to get the full run."""
         if self.mode == "full":
             return "Full mode: every cell of each part, and the recipe's full training."
-        source = settings.mode_source()
-        if self._chosen and not grading_mode():
-            source = "asked for"
-        why = source or f"this machine has {self.memory_gb:.1f} GB of memory"
+        why = self._why or f"this machine has {self.memory_gb:.1f} GB of memory"
         limits = ", ".join(f"{n} {part}" for part, n in LIMITS[self.mode].items())
         cost = COST[self.mode].format(**MEASURED)
         full = (f"For the full run, set {MODE_ENV}=full before setup() on a machine with 3 GB or more "
@@ -172,14 +162,9 @@ class Course:
     # Stage 1: data.
     def data(self, quiet=False):
         """The data set to use: $MALARIA_LAB_DATA, else stage 1's download, else the embedded one."""
-        env = os.environ.get(DATA_ENV)
-        if env and _has_images(env):
-            path = Path(env).expanduser()
-            return path / "cell_images" if (path / "cell_images").is_dir() else path
-        for folder in dict.fromkeys((self.data_dir, self.images_dir)):
-            downloaded = folder / "cell_images"
-            if downloaded.is_dir() and _has_images(downloaded):
-                return downloaded
+        found = locate.find_data(locate.places(here=False, work_data=self.data_dir, unpacked=self.images_dir))
+        if found is not None:
+            return locate.cell_images(found.path)
         archive = self.data_dir / "downloads" / "cell_images.zip"
         if self.on_drive and archive.is_file():
             self.log(f"Unpacking the data set you downloaded earlier ({archive}, on your Google "
@@ -196,7 +181,7 @@ class Course:
         """Stage 1's official download: the NIH zip, verified, into the work folder's
         ``data/downloads``, unpacked into :attr:`images_dir`; nothing is fetched twice.
         A data set named by ``$MALARIA_LAB_DATA`` is used instead."""
-        if os.environ.get(DATA_ENV) and _has_images(os.environ[DATA_ENV]):
+        if os.environ.get(DATA_ENV) and locate.has_images(os.environ[DATA_ENV]):
             self.log(f"Using the data set at ${DATA_ENV}.")
             return self.data(quiet=True)
         if not self.on_drive:
@@ -232,7 +217,7 @@ class Course:
         return fallbacks.split_rows(self.data(quiet=True))
 
     def arrays(self, part, rows=None):
-        """The decoded images of one part (``train``, ``val``, ``test``); a subset in fast mode."""
+        """The decoded images of one part (``train``, ``val``, ``test``); a subset except in full mode."""
         return fallbacks.mode_arrays(rows if rows is not None else self.rows(), part, self.mode, self.image_size)
 
     def batches(self, part, batch_size=32, arrays=None):

@@ -12,13 +12,15 @@ A record::
      "exercises": [{"id": "q1", "title": "...", "status": "correct" | "passed public" | "wrong" |
                     "not attempted", "message": "what the student was shown", "details": [...],
                     "points": 2.0, "max_points": 2.0,
-                    "checks": [{"what": "...", "hidden": false, "outcome": "ok" | "wrong" |
-                                "not attempted", "message": "..."}],
+                    "checks": [{"id": "02_split.q3.leaves_no_part_empty", "what": "...",
+                                "hidden": false, "outcome": "ok" | "wrong" | "not attempted",
+                                "message": "..."}],
                     "failed": ["what", ...], "answer": "the answer cell's source"}],
      "feedback": "feedback/alice/02_split/02_split.html" | null}
 
 Records cross a trust boundary (a cluster worker may write them), so :func:`validate` checks
-every field's type before anything reads it.
+every field's type before anything reads it. A check's ``id`` is stable where its wording
+(``what``) may change; records written before checks had ids have none (``null`` once read).
 """
 
 import math
@@ -83,7 +85,8 @@ def _check(check):
         raise ValueError("a check should be an object")
     if check.get("outcome") not in OUTCOMES or not isinstance(check.get("hidden"), bool):
         raise ValueError("a check's outcome or hidden flag is not valid")
-    return {"what": _text(check.get("what"), "check.what"), "hidden": check["hidden"],
+    return {"id": _text(check.get("id"), "check.id", optional=True),
+            "what": _text(check.get("what"), "check.what"), "hidden": check["hidden"],
             "outcome": check["outcome"], "message": _text(check.get("message", ""), "check.message")}
 
 

@@ -23,15 +23,12 @@ from ..data.layout import find_images
 from ..errors import MalariaLabError
 from ..settings import (
     DATA_ENV,
-    FAST_ENV,
     GRADING_ENV,
     MODE_ENV,
-    MODES,
     STAGES,
     WORK_ENV,
     cache_dir,
-    chosen_mode,
-    mode_problem,
+    resolve_mode,
 )
 from ..workflow import find_default_data
 from . import coursedir
@@ -86,13 +83,12 @@ def _fresh_work(out):
     return work
 
 
-def run(out_dir="runs/reference", data=None, fast=None, course=None, timeout=None,
+def run(out_dir="runs/reference", data=None, course=None, timeout=None,
         require_gpu=False, embedded=False, kernel="python3", log=print, mode=None):
     """Run the six source notebooks in order; write and return the report (see the module doc).
 
-    ``mode``: grading, small or full (``fast`` is grading); by default the one asked for in the
-    environment, else full. ``embedded``: use the embedded data set even when a real one is
-    found (CI, the site).
+    ``mode``: grading, small or full; by default the one asked for in the environment, else full.
+    ``embedded``: use the embedded data set even when a real one is found (CI, the site).
     """
     import nbformat  # with nbclient, only when notebooks run
 
@@ -103,19 +99,16 @@ def run(out_dir="runs/reference", data=None, fast=None, course=None, timeout=Non
     if missing:
         raise MalariaLabError(f"The course's source notebooks are not at {course / coursedir.Kind.SOURCE.value}.",
                               "Run from a clone of the repository, or pass --course COURSE_DIR.")
-    mode = mode or ("grading" if fast else None)
-    if mode is None and mode_problem():
-        raise MalariaLabError(*mode_problem())
-    mode = mode or chosen_mode() or "full"
-    if mode not in MODES:
-        raise MalariaLabError(f"No mode {mode!r}.", f"Use one of {', '.join(MODES)}.")
-    fast = mode == "grading"
+    resolved = resolve_mode(mode)  # no memory given: full unless asked
+    if resolved.problem:
+        raise MalariaLabError(*resolved.problem)
+    mode = resolved.name
     data, kind = (None, "embedded") if embedded else _data(data)
     out.mkdir(parents=True, exist_ok=True)
     work = _fresh_work(out)
     env = {k: v for k, v in os.environ.items() if k != GRADING_ENV}
-    env.update({WORK_ENV: str(work), MODE_ENV: mode, FAST_ENV: "0", "TF_CPP_MIN_LOG_LEVEL": "3"})
-    if data is None and not fast:  # the notebooks would otherwise download it: use what is here
+    env.update({WORK_ENV: str(work), MODE_ENV: mode, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    if data is None and not resolved.grading:  # the notebooks would otherwise download it: use what is here
         data = synthetic_data()
     if data is not None:
         env[DATA_ENV] = str(data)
@@ -128,7 +121,7 @@ def run(out_dir="runs/reference", data=None, fast=None, course=None, timeout=Non
                               "installed, e.g. pip install 'tensorflow[and-cuda]'.")
     log(f"Reference run, {mode} mode, {kind} data, on {hardware['used']} ({hardware['backend']} backend). "
         f"Work folder {work}")
-    report = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "fast": fast, "mode": mode,
+    report = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "mode": mode,
               "data": {"kind": kind, "path": str(data) if data else None}, "device": hardware,
               "work": str(work), "cache": str(cache_dir()), "stages": []}
     (out / "notebooks").mkdir(exist_ok=True)
@@ -183,7 +176,7 @@ def format_report(report):
     lines = [
         f"# Reference run of the course, {report['started']}",
         "",
-        f"* Mode: {report.get('mode') or ('grading' if report['fast'] else 'full')}; data: {data['kind']}"
+        f"* Mode: {report['mode']}; data: {data['kind']}"
         + (f" ({data['images']} images)" if data.get("images") else "") + f", {data.get('path')}",
         f"* Device: {dev['used']}; CPU {dev['cpu']} ({dev['cpu_count']} cores); GPU: {gpu}",
         f"* Backend: {dev['backend']}; " + ", ".join(f"{k} {v}" for k, v in dev["versions"].items()),

@@ -43,7 +43,7 @@ RUN_TIMEOUT = 600
 @pytest.fixture(scope="module")
 def lab(browser_path, tmp_path_factory):  # noqa: F811
     server = Lab(tmp_path_factory.mktemp("jupyterlab"))
-    server.env.update(MALARIA_LAB_MODE="small", MALARIA_LAB_FAST="0")
+    server.env.update(MALARIA_LAB_MODE="small")
     server.env.pop("MALARIA_LAB_DATA", None)
     server.env.pop("NBGRADER_EXECUTION", None)
     for stage, kind in NOTEBOOKS.items():

@@ -1,6 +1,6 @@
 """The course notebooks: their structure, that they run, and that the release is up to date.
 
-* Every source notebook executes top to bottom (CPU, embedded data, fast mode) with every check
+* Every source notebook executes top to bottom (CPU, embedded data, grading mode) with every check
   cell scoring full marks and no stderr in any graded cell.
 * Every release notebook executes up to its first exercise without errors, and that exercise's
   check reads "not attempted".
@@ -156,7 +156,7 @@ def test_nbgrader_config_sets_timeout_and_strips_hidden_tests_from_feedback():
 def executed_sources(tmp_path_factory):
     """All six source notebooks, run in order in one work folder (stage 2's split feeds 3...)."""
     work = tmp_path_factory.mktemp("course_work")
-    env = {"MALARIA_LAB_FAST": "1", "MALARIA_LAB_WORK": str(work), "TF_CPP_MIN_LOG_LEVEL": "3",
+    env = {"MALARIA_LAB_MODE": "grading", "MALARIA_LAB_WORK": str(work), "TF_CPP_MIN_LOG_LEVEL": "3",
            "MALARIA_LAB_CACHE": str(tmp_path_factory.getbasetemp() / "cache")}
     out = {}
     for stage in STAGES:
@@ -191,7 +191,7 @@ def test_release_notebook_runs_up_to_its_first_exercise(stage, tmp_path):
     nb = nbformat.read(release_path(stage), as_version=4)
     first_check = next(i for i, c in enumerate(nb.cells) if nbmeta(c).get("grade"))
     nb.cells = nb.cells[: first_check + 1]
-    env = {"MALARIA_LAB_FAST": "1", "MALARIA_LAB_WORK": str(tmp_path / "work"),
+    env = {"MALARIA_LAB_MODE": "grading", "MALARIA_LAB_WORK": str(tmp_path / "work"),
            "TF_CPP_MIN_LOG_LEVEL": "3"}
     execute(nb, tmp_path, env)
     for cell in nb.cells:

@@ -1,6 +1,6 @@
 """``malaria-lab reference``: the six source notebooks run for real, in order, with a report.
 
-Here on the CPU, in fast mode on the embedded data (about a minute on 2 cores); the GPU run on
+Here on the CPU, in grading mode on the embedded data (about a minute on 2 cores); the GPU run on
 the full data set is .github/workflows/gpu-reference.yml.
 """
 
@@ -25,7 +25,7 @@ def run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MALARIA_LAB_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
         env.delenv("MALARIA_LAB_FAST", raising=False)
-        code = cli.main(["reference", "--fast", "--embedded", "--out", str(out), "--quiet"])
+        code = cli.main(["reference", "--mode", "grading", "--embedded", "--out", str(out), "--quiet"])
     return out, code
 
 
@@ -41,7 +41,7 @@ def test_reference_run_passes_every_stage_with_full_marks(run):
         assert stage["points"] == stage["max_points"] > 0, stage
         assert stage["fallbacks"] == [], "each stage uses the previous stage's results"
     assert report["total_seconds"] >= sum(s["seconds"] for s in report["stages"]) - 1
-    assert report["fast"] is True and report["data"]["kind"] == "embedded"
+    assert report["mode"] == "grading" and report["data"]["kind"] == "embedded"
     assert report["data"]["images"] > 0
 
 
@@ -73,7 +73,7 @@ def test_the_course_also_runs_on_the_other_backends(backend, tmp_path):
     env = dict(os.environ, KERAS_BACKEND=backend, MALARIA_LAB_CACHE=str(tmp_path / "cache"))
     env.pop("MALARIA_LAB_FAST", None)
     out = tmp_path / "reference"
-    done = subprocess.run([sys.executable, "-m", "malaria_lab", "reference", "--fast", "--embedded",
+    done = subprocess.run([sys.executable, "-m", "malaria_lab", "reference", "--mode", "grading", "--embedded",
                            "--out", str(out), "--quiet"], env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     report = json.loads((out / "report.json").read_text())
@@ -120,7 +120,7 @@ def test_missing_course_is_a_clear_error(tmp_path, capsys):
 
 
 def test_report_of_a_failed_stage_says_so():
-    report = {"started": "now", "fast": True, "total_seconds": 3.0,
+    report = {"started": "now", "mode": "grading", "total_seconds": 3.0,
               "data": {"kind": "embedded", "path": "/d", "images": 10},
               "device": {"used": "CPU: x", "cpu": "x", "cpu_count": 2, "gpus": [], "backend": "tensorflow",
                          "versions": {"keras": "3"}},

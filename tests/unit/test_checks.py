@@ -193,12 +193,12 @@ def _toy(hidden=True):
     ''', hints=["gentle", "more", "explicit"], mistakes=[("return x + 1", "double")])
 
     @ex.test("doubles 2")
-    def _(double):
+    def doubles_2(double):
         expect(call(double, 2) == 4, "It should double its argument.")
 
     if hidden:
         @ex.hidden_test("doubles 0")
-        def _(double):
+        def doubles_0(double):
             expect(call(double, 0) == 0, "Zero should stay zero.")
 
     return ex

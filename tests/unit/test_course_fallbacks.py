@@ -1,4 +1,4 @@
-"""The course plumbing (malaria_lab.settings, malaria_lab.course.workspace): fast mode, work
+"""The course plumbing (malaria_lab.settings, malaria_lab.course.workspace): the modes, work
 folders, and stage fallbacks."""
 
 import json
@@ -25,17 +25,19 @@ def clean_env(monkeypatch, tmp_path):
 def course(clean_env, tmp_path, synth_data):
     clean_env.setenv(settings.DATA_ENV, str(synth_data))
     messages = []
-    return workspace.Course("03_augment", work=tmp_path / "work", fast=True, log=messages.append), messages
+    return workspace.Course("03_augment", work=tmp_path / "work", mode="grading", log=messages.append), messages
 
 
-def test_fast_mode_switch(clean_env):
-    assert not settings.fast_mode()
+def test_the_older_grading_switch_still_works(clean_env):
+    assert settings.resolve_mode(memory_gb=16) == ("full", None, None)
     clean_env.setenv("MALARIA_LAB_FAST", "1")
-    assert settings.fast_mode()
+    assert settings.resolve_mode(memory_gb=16) == ("grading", "MALARIA_LAB_FAST=1", None)
     clean_env.setenv("MALARIA_LAB_FAST", "0")
-    assert not settings.fast_mode()
+    assert settings.resolve_mode(memory_gb=2) == ("small", None, None)
     clean_env.setenv("NBGRADER_EXECUTION", "validate")
-    assert settings.fast_mode() and settings.grading_mode() == "validate"
+    assert settings.resolve_mode().grading and settings.grading_mode() == "validate"
+    assert settings.resolve_mode("full").name == "full", "a caller's own mode wins"
+    assert settings.resolve_mode("tiny").problem == ("No mode 'tiny'.", "Use one of grading, small, full.")
 
 
 def test_three_modes_from_nbgrader_the_environment_or_the_machine(clean_env, tmp_path):
@@ -45,7 +47,7 @@ def test_three_modes_from_nbgrader_the_environment_or_the_machine(clean_env, tmp
     assert course(memory=16).mode == "full" and course(memory=2).mode == "small"
     clean_env.setenv(settings.MODE_ENV, "small")
     small = course(memory=16)
-    assert small.mode == "small" and small.small and not small.fast
+    assert small.mode == "small" and small.small and not small.grading
     assert small.epochs(30) == settings.SMALL_EPOCHS and small.recipe.name == "small"
     assert "Small mode (MALARIA_LAB_MODE=small)" in small.describe_mode()
     assert "MALARIA_LAB_MODE=full" in small.describe_mode() and "0.9" in small.describe_mode()
@@ -56,11 +58,12 @@ def test_three_modes_from_nbgrader_the_environment_or_the_machine(clean_env, tmp
         course(memory=16)
     clean_env.setenv("NBGRADER_EXECUTION", "autograde")
     graded = course(memory=2)
-    assert graded.mode == "grading" and graded.fast and "nbgrader autograde" in graded.describe_mode()
+    assert graded.mode == "grading" and graded.grading and "nbgrader autograde" in graded.describe_mode()
+    assert graded.fast, "notebooks released before grading mode had its name still read course.fast"
     clean_env.delenv("NBGRADER_EXECUTION")
     clean_env.delenv(settings.MODE_ENV)
     clean_env.setenv(settings.FAST_ENV, "1")
-    assert course(memory=16).mode == "grading" and course(memory=16, fast=False).mode == "full"
+    assert course(memory=16).mode == "grading" and course(memory=16, mode="full").mode == "full"
 
 
 def test_work_folder(clean_env, tmp_path):
@@ -72,15 +75,15 @@ def test_work_folder(clean_env, tmp_path):
     assert settings.work_dir() == Path.cwd() / "malaria_lab_work", "autograde isolates submissions"
 
 
-def test_epochs_in_fast_mode(course):
+def test_epochs_in_grading_mode(course):
     c, _ = course
     assert c.epochs(20) == settings.FAST_EPOCHS
-    assert workspace.Course(work=c.work, fast=False).epochs(20) == 20
+    assert workspace.Course(work=c.work, mode="full").epochs(20) == 20
 
 
 def test_data_prefers_env_then_download_then_embedded(clean_env, tmp_path, synth_data):
     messages = []
-    c = workspace.Course(work=tmp_path / "w", fast=True, log=messages.append)
+    c = workspace.Course(work=tmp_path / "w", mode="grading", log=messages.append)
     clean_env.setenv(settings.DATA_ENV, str(synth_data))
     assert c.data() == synth_data / "cell_images"
     clean_env.delenv(settings.DATA_ENV)
@@ -124,7 +127,7 @@ def test_unusable_manifest_falls_back(course):
     assert any("cannot be used" in m for m in messages)
 
 
-def test_fast_mode_subsets(course):
+def test_grading_mode_subsets(course):
     c, _ = course
     train = c.arrays("train")
     assert len(train) <= settings.FAST_LIMITS["train"]

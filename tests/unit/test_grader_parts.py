@@ -80,6 +80,7 @@ def test_a_well_formed_verdict_counts_with_the_declaration_s_title_and_points():
     {"status": "excellent"}, {"checks": [{"what": "w", "hidden": "no", "outcome": "ok", "message": ""}]},
     {"checks": [{"what": "w", "hidden": False, "outcome": "great", "message": ""}]},
     {"checks": [{"what": "w", "hidden": False, "outcome": "ok", "message": ""}] * 50},
+    {"checks": [{"id": 7, "what": "w", "hidden": False, "outcome": "ok", "message": ""}]},
     {"message": ["not", "text"]}, {"details": "x"},
 ])
 def test_a_forged_or_malformed_verdict_scores_nothing(changes):

@@ -1,4 +1,4 @@
-"""The IPython extension: ``%load_ext malaria_lab``, ``%malaria_doctor``, ``%malaria_fast``, and
+"""The IPython extension: ``%load_ext malaria_lab``, ``%malaria_doctor``, ``%malaria_mode``, and
 the doctor's findings on memory and data, checked against made-up machines and folders."""
 
 import json
@@ -37,7 +37,7 @@ def test_load_ext_registers_the_magics_and_unload_removes_them(shell, capsys, no
     assert get_ipython() is shell
     shell.run_line_magic("load_ext", "malaria_lab")
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"]
-    assert {"malaria_doctor", "malaria_fast"} <= set(shell.magics_manager.magics["line"])
+    assert {"malaria_doctor", "malaria_mode"} <= set(shell.magics_manager.magics["line"])
     shell.run_line_magic("malaria_doctor", "")
     out = capsys.readouterr().out
     for name in ("Python", "Keras", "Backend", "TensorFlow", "GPU", "Memory", "Disk", "Data set"):
@@ -54,29 +54,28 @@ def test_load_ext_registers_the_magics_and_unload_removes_them(shell, capsys, no
 def loaded(shell, monkeypatch):
     """The extension loaded, with the mode switches undone afterwards."""
     monkeypatch.setenv("MALARIA_LAB_MODE", "full")  # so that what the magics set is undone afterwards
-    monkeypatch.setenv("MALARIA_LAB_FAST", "0")
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     shell.run_line_magic("load_ext", "malaria_lab")
     yield shell
     shell.run_line_magic("unload_ext", "malaria_lab")
 
 
-def test_fast_magic_switches_fast_mode(loaded, capsys):
-    loaded.run_line_magic("malaria_fast", "on")
-    assert os.environ["MALARIA_LAB_FAST"] == "1"
-    loaded.run_line_magic("malaria_fast", "off")
-    assert capsys.readouterr().out.splitlines() == ["Fast mode is on.", "Fast mode is off."]
+def test_the_older_fast_magic_is_gone(loaded):
+    assert "malaria_fast" not in loaded.magics_manager.magics["line"]
 
 
-def test_mode_magic_switches_the_mode(loaded, capsys):
+def test_mode_magic_switches_the_mode(loaded, capsys, monkeypatch):
     loaded.run_line_magic("malaria_mode", "small")
     assert os.environ["MALARIA_LAB_MODE"] == "small"
     loaded.run_line_magic("malaria_mode", "tiny")
-    loaded.run_line_magic("malaria_fast", "on")
-    assert "MALARIA_LAB_MODE" not in os.environ
+    loaded.run_line_magic("malaria_mode", "grading")
+    assert os.environ["MALARIA_LAB_MODE"] == "grading"
+    monkeypatch.setenv("MALARIA_LAB_MODE", "tiny")
+    loaded.run_line_magic("malaria_mode", "")
     assert capsys.readouterr().out.splitlines() == [
         "The course is in small mode.", "Use %malaria_mode grading / small / full, or %malaria_mode to see the mode.",
-        "Fast mode is on."]
+        "The course is in grading mode.",
+        "MALARIA_LAB_MODE='tiny' is not one of the modes. Set it to grading, small, full, or unset it."]
     loaded.run_line_magic("unload_ext", "malaria_lab")
     assert "malaria_mode" not in loaded.magics_manager.magics["line"]
     loaded.run_line_magic("load_ext", "malaria_lab")

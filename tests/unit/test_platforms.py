@@ -244,23 +244,23 @@ def test_data_env_wins_over_download(clean_env, tmp_path, synth_data):
 def test_binder_sized_memory_is_detected_and_said(clean_env):
     clean_env.setenv("MEM_LIMIT", str(2 * 1024**3))  # what Binder sets
     assert machine.memory_gb() == pytest.approx(2.0)
-    course = workspace.Course("05_train", fast=False)
+    course = workspace.Course("05_train")
     assert course.low_memory
     text = course.describe()
     assert course.mode == "small" and "Small mode (this machine has 2.0 GB of memory)" in text
     assert "at most 3000 train" in text and "MALARIA_LAB_MODE=full" in text and "Colab" in text
-    assert "Grading mode" in workspace.Course("05_train", fast=True).describe()
+    assert "Grading mode" in workspace.Course("05_train", mode="grading").describe()
 
 
 def test_a_big_machine_is_left_alone(clean_env):
-    course = workspace.Course("05_train", fast=False, memory=16)
+    course = workspace.Course("05_train", memory=16)
     assert not course.low_memory and course.mode == "full" and "GB" not in course.describe()
 
 
 def test_low_memory_trains_on_a_subset(clean_env, tmp_path, synth_data, monkeypatch):
     clean_env.setenv(settings.DATA_ENV, str(synth_data))
     monkeypatch.setitem(workspace.LIMITS, "small", {"train": 50, "val": 20, "test": 20})
-    small = workspace.Course("05_train", work=tmp_path / "w", fast=False, memory=2, log=lambda _: None)
-    big = workspace.Course("05_train", work=tmp_path / "w", fast=False, memory=32, log=lambda _: None)
+    small = workspace.Course("05_train", work=tmp_path / "w", memory=2, log=lambda _: None)
+    big = workspace.Course("05_train", work=tmp_path / "w", memory=32, log=lambda _: None)
     assert len(small.arrays("train")) == 50 and len(small.arrays("val")) <= 20
     assert len(big.arrays("train")) > 50

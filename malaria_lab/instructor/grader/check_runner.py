@@ -13,7 +13,7 @@ import json
 import sys
 
 from ...checks import load_stage
-from ...checks.results import NOT_ATTEMPTED, NotAttempted, Result, Stopped
+from ...checks.results import NotAttempted, Result, Status, Stopped
 from . import frames
 from .remote import RemoteNamespace
 
@@ -26,7 +26,7 @@ class Relay:
     def __init__(self, fd_in, fd_out):
         self.fd_in, self.fd_out = fd_in, fd_out
 
-    def request(self, message):
+    def request(self, message) -> dict:
         frames.write(self.fd_out, {"op": "kernel"}, json.dumps(message, allow_nan=False).encode())
         header, body = frames.read(self.fd_in, MAX_ANSWER)
         if header.get("stopped"):
@@ -44,13 +44,13 @@ def _refuse(name):
     raise ValueError(name)
 
 
-def check(stage, exercise, relay):
+def check(stage, exercise, relay) -> Result:
     """The :class:`Result` of one exercise, every check run (hidden ones too)."""
     ex = load_stage(stage)[exercise]
     try:
         return ex.run(namespace=RemoteNamespace(relay, ex.names), hidden=True)
     except (NotAttempted, Stopped) as err:
-        status = NOT_ATTEMPTED if isinstance(err, NotAttempted) else "wrong"
+        status = Status.NOT_ATTEMPTED if isinstance(err, NotAttempted) else Status.WRONG
         return Result(ex.id, ex.title, status, f"Not graded: {err}", 0.0, ex.points)
 
 
@@ -60,7 +60,7 @@ def _load(stage, keras):
         from ...layers import RandomRotate90  # noqa: F401  (imports Keras now, while the notebook runs)
 
 
-def main(argv):
+def main(argv) -> int:
     fd_in, fd_out = int(argv[0]), int(argv[1])
     relay = Relay(fd_in, fd_out)
     while True:

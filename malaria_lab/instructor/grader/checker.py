@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from ...checks.results import NOT_ATTEMPTED, Result, Stopped
+from ...checks.results import Result, Status, Stopped
 from .. import records
 from ..whole_text import whole
 from . import frames, sandbox
@@ -36,7 +36,7 @@ class Checker:
         self.process = None
         self.fds = None
 
-    def start(self):
+    def start(self) -> None:
         child_in, parent_out = os.pipe()
         parent_in, child_out = os.pipe()
         package = str(Path(__file__).resolve().parents[3])
@@ -61,7 +61,7 @@ class Checker:
         self.fds = (parent_in, parent_out)  # (read from the checker, write to it)
         frames.write(self.fds[1], {"op": "load", "stage": self.stage, "keras": self.keras})
 
-    def stop(self):
+    def stop(self) -> None:
         if self.fds:
             for fd in self.fds:
                 os.close(fd)
@@ -74,7 +74,7 @@ class Checker:
             self.process.wait()
             self.process = None
 
-    def check(self, ex, kernel, deadline, cell_seconds):
+    def check(self, ex, kernel, deadline, cell_seconds) -> Result:
         """The validated :class:`Result` of exercise ``ex``; the checker's calls to the student's
         functions go to ``kernel``, each within ``cell_seconds`` and all before ``deadline``."""
         if self.process is None:
@@ -105,7 +105,7 @@ class Checker:
 
 
 def _unchecked(ex, message):
-    return Result(ex.id, ex.title, "wrong", message, 0.0, ex.points)
+    return Result(ex.id, ex.title, Status.WRONG, message, 0.0, ex.points)
 
 
 def _text(value, limit=records.MAX_TEXT):
@@ -114,7 +114,7 @@ def _text(value, limit=records.MAX_TEXT):
     return records.cut(value, limit)
 
 
-def verdict(ex, body):
+def verdict(ex, body) -> Result:
     """The checker's verdict on ``ex`` as a :class:`Result`, every field checked against the
     declaration (points within 0 and the exercise's points, known statuses and outcomes, texts
     cut to size); a malformed verdict scores nothing and says so."""
@@ -137,7 +137,8 @@ def verdict(ex, body):
         for c in checks:
             if not isinstance(c, dict) or c.get("outcome") not in records.OUTCOMES or type(c.get("hidden")) is not bool:
                 raise ValueError("a malformed check")
-            kept.append({"what": _text(c.get("what"), 300), "hidden": c["hidden"], "outcome": c["outcome"],
+            kept.append({"id": None if c.get("id") is None else _text(c["id"], 300), "what": _text(c.get("what"), 300),
+                         "hidden": c["hidden"], "outcome": c["outcome"],
                          "message": _text(c.get("message"), 2000)})
         return Result(ex.id, ex.title, status, _text(data.get("message"), 5000), float(points), ex.points,
                       [_text(d, 2000) for d in details[:5]], kept)
@@ -149,8 +150,8 @@ def _refuse(name):
     raise ValueError(name)
 
 
-def not_attempted(ex, why):
-    return Result(ex.id, ex.title, NOT_ATTEMPTED, f"Not graded: {why}.", 0.0, ex.points)
+def not_attempted(ex, why) -> Result:
+    return Result(ex.id, ex.title, Status.NOT_ATTEMPTED, f"Not graded: {why}.", 0.0, ex.points)
 
 
 class Drain:

@@ -28,7 +28,7 @@ from ...atomic import write_json, write_text
 from ...checks import load_stage
 from ...errors import MalariaLabError
 from ...machine import memory_gb
-from ...settings import DATA_ENV, STAGES
+from ...settings import DATA_ENV, KERAS_BACKEND_ENV, STAGES
 from .. import coursedir, records, submitted
 from ..nbgrader_cmd import nbgrader
 from . import cgroups, prepare, sandbox, writer
@@ -124,7 +124,7 @@ def grade(course_dir, stages=None, students=None, workers=None, scheduler=None, 
     made = templates(course_dir, sorted({s for _, s, _ in jobs}), log)
     workers = workers or default_workers(limits)
     settings = {"threads": max(1, (os.cpu_count() or 1) // workers),
-                "keras_backend": os.environ.get("KERAS_BACKEND"), "data": os.environ.get(DATA_ENV)}
+                "keras_backend": os.environ.get(KERAS_BACKEND_ENV), "data": os.environ.get(DATA_ENV)}
     machine = None if scheduler else prepare.here(settings)  # once here, before the workers start
     payloads, done = [], []
     for student, stage, path in jobs:

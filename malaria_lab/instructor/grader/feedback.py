@@ -40,7 +40,7 @@ READABLE = """<style>
 </style>"""
 
 
-def feedback_html(nb, record):
+def feedback_html(nb, record) -> str:
     """The student's feedback page: their notebook as graded, under a table of their points."""
     rows = "".join(f"<tr><td>{html.escape(e['id'])}</td><td>{html.escape(e['title'])}</td>"
                    f"<td>{e['points']:g} / {e['max_points']:g}</td><td>{html.escape(e['message'])}</td></tr>"
@@ -71,7 +71,7 @@ def _code_cut(nb):
     return nb
 
 
-def with_policy(page):
+def with_policy(page) -> str:
     """``page`` with :data:`CSP` as the first element of its head (a page without a head gets one)."""
     start = page.find("<head>")
     if start < 0:

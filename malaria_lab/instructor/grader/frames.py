@@ -18,7 +18,7 @@ class FrameError(Exception):
     """The other side sent something that is not a frame, too large a frame, or nothing in time."""
 
 
-def write(fd, header, body=b""):
+def write(fd, header, body=b"") -> None:
     """Send ``header`` (a JSON-able dict) and ``body`` (bytes) on file descriptor ``fd``."""
     head = json.dumps(header, allow_nan=False, separators=(",", ":")).encode()
     if len(head) > MAX_HEADER:
@@ -29,7 +29,7 @@ def write(fd, header, body=b""):
         view = view[os.write(fd, view):]
 
 
-def read(fd, max_body, deadline=None):
+def read(fd, max_body, deadline=None) -> tuple[dict, bytes]:
     """(header dict, body bytes) from ``fd``; raises :class:`FrameError` on a malformed or
     oversized frame, at end of file, or past ``deadline`` (a ``time.monotonic()`` value)."""
     head_len, body_len = LENGTHS.unpack(_exactly(fd, LENGTHS.size, deadline))

@@ -36,7 +36,7 @@ def _attribute(tag, name, value):
     return value
 
 
-def clean_html(text):
+def clean_html(text) -> str:
     """HTML that runs nothing and reaches nothing outside the page."""
     return nh3.clean(text, tags=TAGS, attributes=ATTRIBUTES, url_schemes={"http", "https", "mailto", "data"},
                      attribute_filter=_attribute, filter_style_properties=STYLES, link_rel="noopener noreferrer")
@@ -94,7 +94,7 @@ def _is_course_cell(cell):
     return isinstance(meta, dict) and bool(meta.get("locked")) and bool(grade_id(cell))
 
 
-def inert(nb):
+def inert(nb) -> dict:
     """A copy of the graded notebook ``nb`` whose student parts run nothing when shown."""
     nb = copy.deepcopy(nb)
     for cell in nb.cells:

@@ -26,6 +26,7 @@ import nbformat
 from ...checks import load_stage
 from ...checks.cell_ids import Role, exercise_of
 from ...checks.results import NOT_ATTEMPTED, Result
+from ...settings import CACHE_ENV, GRADING_ENV, KERAS_HOME_ENV
 from .. import notebook_stage, records
 from ..whole_text import whole
 from . import cgroups, merge, prepare, sandbox
@@ -56,14 +57,14 @@ def _stopped_output(reason):
 def _kernel_env(home, machine_env):
     """The kernel's environment: its home, caches and work folder in ``home`` (``/job`` inside
     the sandbox), nbgrader's autograde mode."""
-    env = {"HOME": f"{home}/home", "NBGRADER_EXECUTION": "autograde", "MALARIA_LAB_CACHE": f"{home}/cache",
-           "MPLCONFIGDIR": f"{home}/home/.matplotlib", "KERAS_HOME": f"{home}/home/.keras",
+    env = {"HOME": f"{home}/home", GRADING_ENV: "autograde", CACHE_ENV: f"{home}/cache",
+           "MPLCONFIGDIR": f"{home}/home/.matplotlib", KERAS_HOME_ENV: f"{home}/home/.keras",
            "IPYTHONDIR": f"{home}/home/.ipython", "TMPDIR": "/tmp", "PATH": "/usr/local/bin:/usr/bin:/bin"}
     env.update(machine_env)
     return env
 
 
-def uses_keras(decl):
+def uses_keras(decl) -> bool:
     """Whether a stage's checks handle Keras objects (its notebook imports Keras)."""
     return "import keras" in decl.prelude
 
@@ -206,7 +207,7 @@ def _answers(cells):
             if exercise_of(merge.grade_id(c), Role.ANSWER)}
 
 
-def grade_job(payload):
+def grade_job(payload) -> dict:
     """Grade one submission; returns ``{"record": ..., "autograded": JSON, "feedback": HTML}``.
 
     ``payload``: student, stage, submission (notebook JSON), template (the release notebook

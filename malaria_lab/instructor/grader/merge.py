@@ -15,7 +15,7 @@ import nbformat
 from ...checks.cell_ids import Role, exercise_of
 
 
-def grade_id(cell):
+def grade_id(cell) -> str | None:
     meta = cell.get("metadata", {}).get("nbgrader")
     if not isinstance(meta, dict) or not isinstance(meta.get("grade_id"), str):
         return None
@@ -44,7 +44,7 @@ def _label(template_cell):
     return f"cell {gid}" if gid else "a cell"
 
 
-def merge(submission, template):
+def merge(submission, template) -> tuple[list, list]:
     """(cells to run, notes): ``submission`` and ``template`` are nbformat notebooks (the
     template is the release notebook nbgrader made from the source)."""
     known = {grade_id(c): c for c in template.cells if grade_id(c)}

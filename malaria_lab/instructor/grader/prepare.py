@@ -11,13 +11,13 @@ import os
 from pathlib import Path
 
 from ...course import fallbacks
-from ...settings import DATA_ENV, FALLBACKS_ENV, IMAGE_SIZE, fallbacks_dir
+from ...settings import DATA_ENV, FALLBACKS_ENV, IMAGE_SIZE, KERAS_BACKEND_ENV, fallbacks_dir
 
 # Grading-mode notebooks fall back on these; the mode nbgrader's runs always use.
 MODE = "grading"
 
 
-def warm_fallbacks(log=lambda _: None):
+def warm_fallbacks(log=lambda _: None) -> Path:
     """Make (once per machine) the synthetic data, its fallback split and the fallback model that
     grading-mode notebooks use; returns the data folder. A lock keeps two workers from training
     the same fallback model at once."""
@@ -36,7 +36,7 @@ def _warmed():
     return warm_fallbacks()
 
 
-def here(settings):
+def here(settings) -> tuple[list, dict]:
     """(read-only paths, environment) for a sandboxed process on this machine, worked out once
     per worker. ``settings``: what the instructor chose (threads per kernel, the Keras backend,
     a data set)."""
@@ -50,7 +50,7 @@ def here(settings):
            # The sandbox's user has no entry in /etc/passwd: who it is, for getpass and the like.
            "USER": "student", "LOGNAME": "student"}
     if settings.get("keras_backend"):
-        env["KERAS_BACKEND"] = settings["keras_backend"]
+        env[KERAS_BACKEND_ENV] = settings["keras_backend"]
     if settings.get("data") and os.path.isdir(settings["data"]):
         env[DATA_ENV] = str(Path(settings["data"]).resolve())
         read_only.append(env[DATA_ENV])

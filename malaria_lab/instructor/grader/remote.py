@@ -15,8 +15,8 @@ import hashlib
 import json
 import os
 
-from ...checks.engine import remember_alias
-from ...checks.results import NotAttempted, StudentRaised, Wrong
+from ...checks.hook import StudentRaised, returned_argument
+from ...checks.results import NotAttempted, Wrong
 from . import wire
 
 ANSWER_MIME = "application/vnd.malaria-lab.answer+json"
@@ -31,7 +31,7 @@ class Op:
 # --- inside the student's kernel --------------------------------------------------------------
 
 
-def serve(request_text):
+def serve(request_text) -> None:
     """Answer one request (see the module docstring); never raises into the notebook."""
     import IPython  # runs in the student's kernel, where IPython is
     from IPython.display import publish_display_data  # see above
@@ -125,7 +125,7 @@ class RemoteFunction:
             raise Wrong(f"`{self.__name__}` returned something that cannot be checked: {err}.") from None
         alias = answer.get("same_as_arg")
         if type(alias) is int and 0 <= alias < len(args):
-            remember_alias(result, args[alias])
+            returned_argument(result, args[alias])
         return result
 
     def __repr__(self):

@@ -63,7 +63,7 @@ class Opaque:
 _OPAQUE_TYPES = {}
 
 
-def opaque(type_name, description=""):
+def opaque(type_name, description="") -> object:
     name = (str(type_name).rsplit(".", 1)[-1] or "object")[:80]
     cls = _OPAQUE_TYPES.setdefault(name, type(name, (Opaque,), {}))
     return cls(str(description)[:200])
@@ -77,7 +77,7 @@ def _qualname(obj):
 # --- encoding (either side) ------------------------------------------------------------------
 
 
-def encode(value):
+def encode(value) -> str:
     """``value`` as JSON text."""
     return json.dumps(_enc(value, 0), allow_nan=False, separators=(",", ":"))
 
@@ -163,7 +163,7 @@ def _loaded_keras():
 # --- decoding ----------------------------------------------------------------------------------
 
 
-def decode(text, max_bytes=MAX_BYTES):
+def decode(text, max_bytes=MAX_BYTES) -> object:
     """The value in JSON ``text``, every part checked; raises :class:`WireError` and no other
     exception, whatever ``text`` holds."""
     if not isinstance(text, (str, bytes)):
@@ -312,7 +312,7 @@ def _b64(body):
         raise WireError("malformed binary data") from None
 
 
-def rebuild_callback(name, settings):
+def rebuild_callback(name, settings) -> object:
     """Keras's own callback ``name`` made anew from its settings; an :class:`Opaque` stand-in
     (a subclass of ``keras.callbacks.Callback``) for one that is not Keras's."""
     import keras  # only a model's or a callback's answer needs Keras, and it is loaded by then
@@ -329,7 +329,7 @@ def rebuild_callback(name, settings):
         raise WireError(f"the {name} cannot be made with these settings: {err}") from None
 
 
-def rebuild_keras(config, compile_config=None):
+def rebuild_keras(config, compile_config=None) -> object:
     """A Keras object from its configuration, in safe mode (no lambdas, only known classes)."""
     import keras  # see rebuild_callback
 

@@ -18,7 +18,7 @@ db_url = coursedir.gradebook_url
 SECRET = re.compile(r"[0-9a-f]{32,256}")
 
 
-def timestamp(course_dir, student, stage):
+def timestamp(course_dir, student, stage) -> str | None:
     """The submission's time from nbgrader's ``timestamp.txt``, as text, or None."""
     path = coursedir.timestamp(course_dir, coursedir.Kind.SUBMITTED, stage, student)
     try:
@@ -32,7 +32,7 @@ class WrongJob(ValueError):
     """A worker's result names another student or stage than the job it was given."""
 
 
-def earlier(course_dir, stage, student):
+def earlier(course_dir, stage, student) -> dict | None:
     """The job's last record if it was graded, else None."""
     try:
         old = records.validate(json.loads(records.path_of(course_dir, stage, student).read_text(encoding="utf-8")))
@@ -41,7 +41,7 @@ def earlier(course_dir, stage, student):
     return old if old["status"] == "graded" else None
 
 
-def write(course_dir, result, student, stage):
+def write(course_dir, result, student, stage) -> dict:
     """Save one job's result (see :func:`.job.grade_job`) as the result of (``student``,
     ``stage``), the job the grader sent out; returns its record. A failure the student did not
     cause (``result["grader_fault"]``) never replaces an earlier grade: that grade is kept and

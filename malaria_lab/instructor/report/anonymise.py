@@ -20,7 +20,7 @@ KEY_FILE = Path(GRADING) / "pseudonyms.key"
 PREFIX = "student-"
 
 
-def course_key(course_dir):
+def course_key(course_dir) -> bytes:
     """The course's secret (bytes), made and kept on first use."""
     path = Path(course_dir) / KEY_FILE
     if not path.exists():
@@ -58,11 +58,11 @@ class Names:
         if alternatives:
             self._pattern = re.compile(rf"(?<![A-Za-z0-9_])(?:{alternatives})(?![A-Za-z0-9_])", re.IGNORECASE)
 
-    def of(self, student):
+    def of(self, student) -> str:
         """The name to show for ``student``."""
         return self._names.get(student, student)
 
-    def text(self, text):
+    def text(self, text) -> str:
         """``text`` with every student id in it replaced by its pseudonym (unchanged otherwise)."""
         if not self._pattern or not text:
             return text

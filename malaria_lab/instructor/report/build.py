@@ -24,7 +24,7 @@ class Report:
     skipped: list
 
 
-def build_report(course_dir, out_dir, stages=None, lms="canvas", anonymise=False):
+def build_report(course_dir, out_dir, stages=None, lms="canvas", anonymise=False) -> Report:
     """Write the report of ``course_dir``'s grading records into ``out_dir``: ``index.html``, the
     figures as CSV and the grades for the LMS (``"canvas"`` or ``"generic"``)."""
     course_dir, out_dir = Path(course_dir), Path(out_dir)

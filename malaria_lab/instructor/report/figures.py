@@ -34,7 +34,7 @@ def _counts(labels, parts):
                      for i, label in enumerate(labels))
 
 
-def glance(stats):
+def glance(stats) -> Picture:
     """Per stage with submissions: full marks, other graded, could not be graded, not submitted."""
     stages = [s for s in stats.values() if s.submissions]
     fig = Figure(figsize=(7.5, 0.45 * len(stages) + 1.4))
@@ -50,7 +50,7 @@ def glance(stats):
     return _picture(describe(fig, f"Stacked bar chart, submissions per stage, in students: {_counts(labels, parts)}."))
 
 
-def histogram(st):
+def histogram(st) -> Picture:
     """The distribution of a stage's scores (graded submissions)."""
     fig = Figure(figsize=(5.0, 2.6))
     ax = fig.add_subplot()
@@ -70,7 +70,7 @@ def histogram(st):
                                   + "; ".join(bars) + "."))
 
 
-def exercises(st):
+def exercises(st) -> Picture:
     """Per exercise: full, partial, zero, not attempted (students)."""
     items = st.exercises
     fig = Figure(figsize=(7.5, 0.45 * len(items) + 1.4))

@@ -5,6 +5,8 @@ ID, Section, then one column per assignment, and takes a row whose first cell ho
 Possible" for the assignments' maximum points; a blank grade changes nothing.
 """
 
+from pathlib import Path
+
 from .tables import number, write_csv
 
 CANVAS_ID_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -22,7 +24,7 @@ def _grades(row, stages):
     return [number(row.scores[s][0], 2) if s in row.scores else "" for s in stages]
 
 
-def canvas_csv(path, rows, stats, names):
+def canvas_csv(path, rows, stats, names) -> Path:
     """One row per student; ID is the Canvas user id (the gradebook's ``lms_user_id``, which
     ``course collect`` records), SIS User ID and SIS Login ID those the roster gave, else the id."""
     stages = _graded(stats)
@@ -37,7 +39,7 @@ def canvas_csv(path, rows, stats, names):
     return write_csv(path, CANVAS_ID_COLUMNS + stages, out)
 
 
-def generic_csv(path, rows, stats, names):
+def generic_csv(path, rows, stats, names) -> Path:
     """Username (the LMS login from the roster ``course collect`` read, else the nbgrader id), names,
     e-mail, then the points of each stage."""
     stages = _graded(stats)
@@ -50,6 +52,6 @@ def generic_csv(path, rows, stats, names):
     return write_csv(path, GENERIC_ID_COLUMNS + stages, out)
 
 
-def write_lms(out_dir, kind, rows, stats, names):
+def write_lms(out_dir, kind, rows, stats, names) -> Path:
     write = {"canvas": canvas_csv, "generic": generic_csv}[kind]
     return write(out_dir / FILES[kind], rows, stats, names)

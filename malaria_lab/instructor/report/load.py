@@ -25,7 +25,7 @@ class Person:
     sis_user_id: str = ""
 
     @property
-    def sortable_name(self):
+    def sortable_name(self) -> str:
         """"Last, First", as Canvas lists students; the id when the gradebook has no name."""
         if self.last_name and self.first_name:
             return f"{self.last_name}, {self.first_name}"
@@ -59,7 +59,7 @@ def _read(path, stage):
     return record
 
 
-def read_records(course_dir, stages):
+def read_records(course_dir, stages) -> tuple:
     """({(stage, student): record}, present stages, skipped, ids seen) from ``grading/jobs``."""
     course_dir = Path(course_dir)
     root = course_dir / records.JOBS_DIR
@@ -85,7 +85,7 @@ def read_records(course_dir, stages):
     return found, present, skipped, seen
 
 
-def read_people(course_dir):
+def read_people(course_dir) -> tuple[dict, str]:
     """({student: Person} from ``gradebook.db``, a note) or ({}, note) without a usable gradebook."""
     db = coursedir.gradebook(course_dir)
     if not db.is_file():
@@ -103,7 +103,7 @@ def read_people(course_dir):
     return people, f"Names and e-mail addresses from {db.name} ({len(people)} students)."
 
 
-def read_lms_roster(course_dir, people):
+def read_lms_roster(course_dir, people) -> str | None:
     """Add to ``people`` each student's LMS login and ids from ``lms_roster.json`` (written by
     ``malaria-lab course collect``); returns a note, or None without one."""
     path = coursedir.lms_roster(course_dir)
@@ -129,7 +129,7 @@ def read_lms_roster(course_dir, people):
     return f"LMS logins and ids from {path.name}."
 
 
-def load_class(course_dir, stages=None):
+def load_class(course_dir, stages=None) -> Class:
     """The records of ``stages`` (default: all) and the students of the course."""
     course_dir = Path(course_dir)
     stages = tuple(stages or STAGES)

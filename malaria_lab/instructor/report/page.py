@@ -54,22 +54,22 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 """
 
 
-def esc(value):
+def esc(value) -> str:
     return html.escape(str(value), quote=True)
 
 
-def message_html(text):
+def message_html(text) -> str:
     """A check's message with its `code` spans shown as code."""
     parts = esc(text).split("`")
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
-def td(text, sort=None, numeric=False, raw=False):
+def td(text, sort=None, numeric=False, raw=False) -> str:
     attrs = (f' data-sort="{esc(sort)}"' if sort is not None else "") + (' class="n"' if numeric else "")
     return f"<td{attrs}>{text if raw else esc(text)}</td>"
 
 
-def table(header, rows, sortable=True, id=None):
+def table(header, rows, sortable=True, id=None) -> str:
     head = "".join(f'<th scope="col"><button type="button">{esc(h)}</button></th>' if sortable
                    else f'<th scope="col">{esc(h)}</th>' for h in header)
     body = "".join(f"<tr>{''.join(cells)}</tr>" for cells in rows)
@@ -77,22 +77,22 @@ def table(header, rows, sortable=True, id=None):
     return f"<table{attrs}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def num_td(value, digits=2):
+def num_td(value, digits=2) -> str:
     """A figure, sorting below every number when there is none."""
     return td(number(value, digits), sort=-1 if value is None else value, numeric=True)
 
 
-def count_td(count, total):
+def count_td(count, total) -> str:
     share = f" ({100 * count / total:.0f}%)" if total else ""
     return td(f"{count}{share}", sort=count, numeric=True)
 
 
-def img(picture):
+def img(picture) -> str:
     """A plot: the image with its text alternative as ``alt`` and as a caption under it."""
     return picture.html()
 
 
-def short_answer(stage, ex_id, answer):
+def short_answer(stage, ex_id, answer) -> str:
     """The student's part of an answer cell: the template's fixed lines left out (``def`` lines
     kept for context), at most :data:`EXAMPLE_LINES` lines."""
     try:
@@ -111,7 +111,7 @@ def short_answer(stage, ex_id, answer):
 # --- sections -----------------------------------------------------------------------------
 
 
-def glance(stats, rows):
+def glance(stats, rows) -> str:
     header = ["stage", "title", "points", "submissions", "graded", "could not be graded", "not submitted",
               "nothing attempted", "full marks", "mean", "median"]
     out, lines = [], []
@@ -142,7 +142,7 @@ def glance(stats, rows):
     return "\n".join(parts)
 
 
-def first_look(stats, names):
+def first_look(stats, names) -> str:
     """The flagged exercises and each stage's largest group of wrong answers: where to look first."""
     items = []
     for st in stats.values():
@@ -161,7 +161,7 @@ def first_look(stats, names):
     return '<h2 id="first">Where to look first</h2><ul>' + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 
-def skipped(cls, names):
+def skipped(cls, names) -> str:
     if not cls.skipped:
         return ""
     items = "".join(f"<li><code>{esc(names.text(path))}</code>: {esc(names.text(why))}</li>"
@@ -170,7 +170,7 @@ def skipped(cls, names):
             f"grading records, and nothing in this report counts them:</p><ul>{items}</ul>")
 
 
-def exercise_table(st):
+def exercise_table(st) -> str:
     header = ["exercise", "title", "points", "mean", "median", "full", "partial", "zero", "not attempted",
               "discrimination", "flags"]
     out = []
@@ -185,7 +185,7 @@ def exercise_table(st):
     return table(header, out, id=f"exercises-{st.stage}")
 
 
-def wrong_answers(cls, e, names):
+def wrong_answers(cls, e, names) -> str:
     if not e.groups:
         return '<p class="empty">Nobody who attempted it got it wrong.</p>'
     items = []
@@ -205,7 +205,7 @@ def wrong_answers(cls, e, names):
     return f"<ol>{''.join(items)}</ol>{tail}"
 
 
-def exercise_section(cls, e, names):
+def exercise_section(cls, e, names) -> str:
     checks = [[td(c.what), td("hidden" if c.hidden else "public"), td(c.ran, numeric=True),
                count_td(c.failed, e.students)] for c in e.checks]
     return (f'<h3 id="{esc(e.stage)}-{esc(e.id)}">{esc(e.id)}: {esc(e.title)}</h3>'
@@ -213,7 +213,7 @@ def exercise_section(cls, e, names):
             + "<h4>The common wrong answers</h4>" + wrong_answers(cls, e, names))
 
 
-def stage_section(cls, st, names):
+def stage_section(cls, st, names) -> str:
     parts = [f'<h2 id="stage-{esc(st.stage)}">{esc(st.stage)}: {esc(st.title)}</h2>']
     if not st.present:
         return parts[0] + (f'<p class="empty">No grading records for this stage yet (there is no folder '
@@ -239,7 +239,7 @@ def stage_section(cls, st, names):
     return "\n".join(parts)
 
 
-def students_section(rows, stats, names):
+def students_section(rows, stats, names) -> str:
     stages = list(stats)
     named = not names.anonymous and any(r.person.first_name or r.person.last_name for r in rows)
     header = ["student"] + (["name"] if named else []) + stages + ["total", "missing", "feedback"]
@@ -265,7 +265,7 @@ def students_section(rows, stats, names):
             + note + table(header, out, id="students-table"))
 
 
-def render(cls, stats, rows, names, files, similar=None):
+def render(cls, stats, rows, names, files, similar=None) -> str:
     """The whole page, as text (``similar``: :func:`.similarity.class_similarity`'s answers to look at)."""
     nav = " &middot; ".join(['<a href="#glance">at a glance</a>']
                             + [f'<a href="#stage-{esc(s)}">{esc(s)}</a>' for s in stats]

@@ -2,6 +2,7 @@
 :mod:`.similarity`. Everything a student wrote is escaped: the instructor opens this page."""
 
 import html
+from pathlib import Path
 
 from .similarity import NOT_TELLING, PUBLISHED, THRESHOLD, Kind
 from .tables import number, write_csv
@@ -15,11 +16,11 @@ CSS = """
 mark{background:#fff0a8;color:inherit}.finding{border-left:3px solid #d9d9d9;padding-left:10px;margin:12px 0}
 """
 
-def esc(value):
+def esc(value) -> str:
     return html.escape(str(value), quote=True)
 
 
-def marked(text, spans):
+def marked(text, spans) -> str:
     """``text`` escaped, with the ``spans`` ([(start, end)]) that matched in ``<mark>``."""
     out, at = [], 0
     for start, end in sorted(spans):
@@ -74,7 +75,7 @@ def _summary_rows(similar):
     return "".join(rows)
 
 
-def section(similar, names):
+def section(similar, names) -> str:
     """The whole section (empty when no stage has graded answers)."""
     if not similar:
         return ""
@@ -114,7 +115,7 @@ def section(similar, names):
     return "\n".join(parts)
 
 
-def similar_csv(path, similar, names):
+def similar_csv(path, similar, names) -> Path:
     """similar_answers.csv: every finding, its students and how alike the answers are."""
     header = ["stage", "exercise", "kind", "identical", "similarity", "similarity_other_way", "students",
               "other_students", "student_count", "exercise_telling", "honest_pairs_listed", "honest_pairs"]

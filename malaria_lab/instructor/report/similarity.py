@@ -67,7 +67,7 @@ class Form:
     answers: list = field(default_factory=list)  # [(student, text)]
 
     @property
-    def students(self):
+    def students(self) -> list:
         return [s for s, _ in self.answers]
 
 
@@ -85,10 +85,10 @@ class Finding:
     _fingerprints: tuple = ()
 
     @property
-    def score(self):
+    def score(self) -> float:
         return max(self.similarity)
 
-    def marks(self):
+    def marks(self) -> list:
         """([(start, end)] of the left text, same of the right): the parts that matched."""
         left, right = self._fingerprints
         _, _, (a, b) = compare_files(left, right)
@@ -108,16 +108,16 @@ class ExerciseSimilarity:
     findings: list
 
     @property
-    def honest_share(self):
+    def honest_share(self) -> float | None:
         return self.honest_flagged / self.honest_pairs if self.honest_pairs else None
 
     @property
-    def telling(self):
+    def telling(self) -> bool:
         share = self.honest_share
         return not self.too_short and share is not None and share < NOT_TELLING
 
     @property
-    def why_not_telling(self):
+    def why_not_telling(self) -> str:
         if self.too_short:
             return "its solution is too short to tell copying from writing it"
         if self.honest_share is None:
@@ -159,7 +159,7 @@ _DROPPED = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, to
 _FSTRING = (getattr(tokenize, "FSTRING_START", None), getattr(tokenize, "FSTRING_END", None))
 
 
-def normalise(text):
+def normalise(text) -> tuple:
     """(normalised text, offsets) as copydetect's ``filter_code`` makes them (names ``V``, functions
     ``F``, classes ``O``, strings ``S``; comments and layout dropped), with the standard library's
     tokenizer, five times faster than Pygments; code it cannot tokenize goes to ``filter_code``.
@@ -191,7 +191,7 @@ def normalise(text):
     return "".join(out), np.stack([index, places - index], axis=1)
 
 
-def fingerprint(text):
+def fingerprint(text) -> Fingerprint:
     """The winnowed fingerprint of some Python code (see :func:`normalise`)."""
     filtered, offsets = normalise(text)
     selected, positions = winnow(_kgram_hashes(filtered), WINDOW, remove_duplicates=False)
@@ -202,7 +202,7 @@ def fingerprint(text):
                        int(get_token_coverage(hash_idx, K, len(filtered))))
 
 
-def given_lines(exercise):
+def given_lines(exercise) -> set:
     """The lines every student was given (outside the solution region), stripped, and the stub."""
     code = exercise.code
     start, end = code.find("### BEGIN SOLUTION"), code.find("### END SOLUTION")
@@ -210,12 +210,12 @@ def given_lines(exercise):
     return {line.strip() for line in outside.splitlines() if line.strip()} | set(STUB)
 
 
-def students_part(given, answer):
+def students_part(given, answer) -> str:
     """An answer cell without the lines every student was given."""
     return "\n".join(line for line in answer.splitlines() if line.strip() and line.strip() not in given)
 
 
-def similarity(a, b):
+def similarity(a, b) -> tuple[float, float]:
     """(share of a's tokens found in b, share of b's in a) of two fingerprints."""
     if a.filtered_code and a.filtered_code == b.filtered_code:
         return 1.0, 1.0
@@ -223,7 +223,7 @@ def similarity(a, b):
     return float(x), float(y)
 
 
-def honest_measure(answers):
+def honest_measure(answers) -> tuple[int, int]:
     """(pairs, pairs that would be listed) among independently written correct answers."""
     prints = [fingerprint(text) for text in answers]
     pairs = list(itertools.combinations(prints, 2))
@@ -242,7 +242,7 @@ class Fingerprints:
         return self._made[text]
 
 
-def forms_of(answers, prints):
+def forms_of(answers, prints) -> list:
     """[Form] of ``answers`` ([(student, text)]), one per normalised text, largest first."""
     forms = {}
     for student, text in answers:
@@ -252,7 +252,7 @@ def forms_of(answers, prints):
     return sorted(forms.values(), key=lambda f: (-len(f.answers), f.students[0]))
 
 
-def candidate_pairs(forms):
+def candidate_pairs(forms) -> list:
     """Pairs of forms (indices) that share enough fingerprints to be worth measuring."""
     postings = defaultdict(list)
     for i, form in enumerate(forms):
@@ -292,7 +292,7 @@ def _findings(forms, solution):
     return sorted(findings, key=lambda f: (-f.score, -len(f.students) - len(f.others), f.students[0]))
 
 
-def exercise_similarity(stage, exercise, answers, prints, honest=None):
+def exercise_similarity(stage, exercise, answers, prints, honest=None) -> ExerciseSimilarity:
     """:class:`ExerciseSimilarity` of one exercise's ``answers`` ([(student, answer cell)])."""
     given = given_lines(exercise)
     solution_text = students_part(given, exercise.solution_code)
@@ -307,7 +307,7 @@ def exercise_similarity(stage, exercise, answers, prints, honest=None):
                               _findings(forms_of(parts, prints), solution))
 
 
-def attempted_answers(records, ex_id, text=str):
+def attempted_answers(records, ex_id, text=str) -> list:
     """[(student, answer cell)] of one exercise in ``records`` (graded, attempted, with an answer)."""
     out = []
     for record in records:
@@ -317,7 +317,7 @@ def attempted_answers(records, ex_id, text=str):
     return out
 
 
-def class_similarity(stats, text=str):
+def class_similarity(stats, text=str) -> list:
     """{stage: [ExerciseSimilarity]} of every stage with graded submissions; ``text`` rewrites each
     answer before comparing (pseudonyms, when the report is anonymised)."""
     prints, cache, out = Fingerprints(), {}, {}

@@ -20,7 +20,7 @@ CORRECT, UNTOUCHED = Status.CORRECT.value, Status.NOT_ATTEMPTED.value
 GRADED_AT = "2026-01-15T10:00:00+00:00"
 
 
-def answer_code(exercise, choice):
+def answer_code(exercise, choice) -> str:
     """The answer cell for ``choice``: "correct", "not attempted" or ("mistake", k)."""
     if choice == CORRECT:
         return exercise.solution_code
@@ -35,7 +35,7 @@ class Simulator:
     def __init__(self):
         self._entries = {}
 
-    def entry(self, stage, ex_id, choice):
+    def entry(self, stage, ex_id, choice) -> dict:
         """The record's entry for one exercise answered with ``choice``."""
         key = (stage, ex_id, choice)
         if key not in self._entries:
@@ -48,7 +48,7 @@ class Simulator:
             self._entries[key] = dict(ex.run(namespace=namespace, hidden=True).to_dict(), answer=code)
         return dict(self._entries[key])
 
-    def record(self, student, stage, choices=None, problem=None):
+    def record(self, student, stage, choices=None, problem=None) -> dict:
         """A graded record of ``choices`` ({exercise id: choice}; absent ones are correct), or, with
         ``problem``, a failed one (the submission could not be graded)."""
         decl = load_stage(stage)
@@ -63,7 +63,7 @@ class Simulator:
                 "exercises": exercises, "feedback": f"feedback/{student}/{stage}/{stage}.html"}
 
 
-def random_plan(n, stages=STAGES, seed=0, missing=0.08, untouched=0.04, failed=0.02):
+def random_plan(n, stages=STAGES, seed=0, missing=0.08, untouched=0.04, failed=0.02) -> dict:
     """{(student, stage): {exercise: choice} | "missing" | "failed"} for ``n`` students whose
     chance of answering right grows with an ability of their own (so exercises discriminate)."""
     rng = random.Random(seed)
@@ -92,7 +92,7 @@ def _choice(rng, ability, exercise):
     return UNTOUCHED
 
 
-def write_class(course_dir, plan, simulator=None):
+def write_class(course_dir, plan, simulator=None) -> int:
     """Write the plan's records where ``course grade`` puts them; returns how many."""
     simulator = simulator or Simulator()
     count = 0

@@ -31,6 +31,9 @@ class Group:
 
 @dataclass
 class CheckStats:
+    """One check's figures, counted under its stable ``id`` and shown with its declared wording."""
+
+    id: str
     what: str
     hidden: bool
     ran: int = 0  # students whose answer this check ran on
@@ -57,7 +60,7 @@ class ExerciseStats:
     checks: list = field(default_factory=list)
     groups: list = field(default_factory=list)
 
-    def share(self, count):
+    def share(self, count) -> float | None:
         return count / self.students if self.students else None
 
 
@@ -73,24 +76,24 @@ class StageStats:
     exercises: list
 
     @property
-    def submissions(self):
+    def submissions(self) -> int:
         return len(self.graded) + len(self.failed)
 
     @property
-    def scores(self):
+    def scores(self) -> list:
         return [r["score"] for r in self.graded]
 
     @property
-    def full_marks(self):
+    def full_marks(self) -> int:
         return sum(r["score"] >= r["max_score"] - EPS for r in self.graded)
 
     @property
-    def untouched(self):
+    def untouched(self) -> int:
         """Graded submissions in which no exercise was attempted."""
         return sum(all(e["status"] == Status.NOT_ATTEMPTED for e in r["exercises"]) for r in self.graded)
 
 
-def pearson(xs, ys):
+def pearson(xs, ys) -> float | None:
     """Pearson's r, or None when either side does not vary."""
     n = len(xs)
     mx, my = sum(xs) / n, sum(ys) / n
@@ -107,9 +110,16 @@ def _declared(stage):
     return decl.title, {ex.id: ex for ex in decl}
 
 
+def check_key(check, by_wording) -> str:
+    """What a recorded check is counted under: its id, else (a record from before checks had ids)
+    the id of the declared check worded the same, else its wording."""
+    return check.get("id") or by_wording.get(check["what"], check["what"])
+
+
 def _exercise(stage, ex_id, title, max_points, checks, graded):
     st = ExerciseStats(stage, ex_id, title, max_points, students=len(graded))
-    checks = {what: CheckStats(what, hidden) for what, hidden in checks}
+    by_wording = {what: check_id for check_id, what, _ in checks}
+    checks = {check_id: CheckStats(check_id, what, hidden) for check_id, what, hidden in checks}
     points, rest, groups = [], [], {}
     for record in graded:
         entry = next((e for e in record["exercises"] if e["id"] == ex_id), None)
@@ -124,15 +134,20 @@ def _exercise(stage, ex_id, title, max_points, checks, graded):
             st.partial += 1
         else:
             st.zero += 1
+        failed = []
         for check in entry["checks"] if entry else ():
-            c = checks.setdefault(check["what"], CheckStats(check["what"], check["hidden"]))
+            key = check_key(check, by_wording)
+            c = checks.setdefault(key, CheckStats(key, check["what"], check["hidden"]))
             c.ran += 1
             c.failed += check["outcome"] == Outcome.WRONG
             c.not_attempted += check["outcome"] == Outcome.NOT_ATTEMPTED
+            if check["outcome"] == Outcome.WRONG:
+                failed.append(key)
         if entry and entry["status"] == Status.WRONG:
-            groups.setdefault((tuple(entry["failed"]), entry["message"]), []).append((record, p))
+            groups.setdefault((tuple(failed), entry["message"]), []).append((record, p))
     st.checks = list(checks.values())
-    st.groups = sorted((_group(key, members, ex_id) for key, members in groups.items()),
+    st.groups = sorted((_group((tuple(checks[k].what for k in key[0]), key[1]), members, ex_id)
+                        for key, members in groups.items()),
                        key=lambda g: (-len(g.students), g.message))
     if points:
         st.mean, st.median = statistics.fmean(points), statistics.median(points)
@@ -164,14 +179,14 @@ def _discrimination(st, points, rest):
         st.flags.append("does not discriminate")
 
 
-def stage_stats(cls, stage):
+def stage_stats(cls, stage) -> StageStats:
     """:class:`StageStats` of one stage of a :class:`~.load.Class`."""
     title, declared = _declared(stage)
     mine = [r for (s, _), r in cls.records.items() if s == stage]
     graded = [r for r in mine if r["status"] == "graded"]
     failed = [r for r in mine if r["status"] == "failed"]
     submitted = {r["student"] for r in mine}
-    exercises = {ex_id: (ex.title, ex.points, [(c.what, c.hidden) for c in ex.checks])
+    exercises = {ex_id: (ex.title, ex.points, [(c.id, c.what, c.hidden) for c in ex.checks])
                  for ex_id, ex in declared.items()}
     for record in graded:  # exercises the records know and the declaration does not (an older course)
         for e in record["exercises"]:
@@ -183,6 +198,6 @@ def stage_stats(cls, stage):
                       [s for s in cls.people if s not in submitted], stats)
 
 
-def class_stats(cls):
+def class_stats(cls) -> dict:
     """{stage: StageStats} for every stage the report covers."""
     return {stage: stage_stats(cls, stage) for stage in cls.stages}

@@ -17,15 +17,15 @@ class StudentRow:
     feedback: dict = field(default_factory=dict)  # {stage: (href or None, note)}
 
     @property
-    def total(self):
+    def total(self) -> float:
         return sum(s for s, _ in self.scores.values())
 
     @property
-    def submitted_nothing(self):
+    def submitted_nothing(self) -> bool:
         return not self.scores and not self.failed
 
 
-def feedback_link(course_dir, out_dir, path):
+def feedback_link(course_dir, out_dir, path) -> tuple[str | None, str]:
     """(href relative to the report, note) for a record's feedback path, or (None, why not)."""
     if not path:
         return None, "no feedback was written"
@@ -39,7 +39,7 @@ def feedback_link(course_dir, out_dir, path):
     return PurePosixPath(Path(href)).as_posix(), ""
 
 
-def student_rows(cls, stats, out_dir, links=True):
+def student_rows(cls, stats, out_dir, links=True) -> list:
     """[StudentRow] of every student of the course, in id order."""
     rows = []
     for student, person in cls.people.items():

@@ -2,11 +2,12 @@
 
 import csv
 import io
+from pathlib import Path
 
 from ...atomic import write_text
 
 
-def number(value, digits=3):
+def number(value, digits=3) -> str:
     """A figure for a table: rounded, without trailing zeros; "" when there is none (never NaN)."""
     if value is None:
         return ""
@@ -25,7 +26,7 @@ def _cell(value):
     return value
 
 
-def write_csv(path, header, rows):
+def write_csv(path, header, rows) -> Path:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
@@ -33,7 +34,7 @@ def write_csv(path, header, rows):
     return write_text(path, buffer.getvalue())
 
 
-def exercises_csv(path, stats):
+def exercises_csv(path, stats) -> Path:
     header = ["stage", "exercise", "title", "max_points", "students", "mean", "median", "full", "partial",
               "zero", "not_attempted", "share_full", "share_partial", "share_zero", "share_not_attempted",
               "discrimination", "discrimination_note", "flags"]
@@ -47,16 +48,16 @@ def exercises_csv(path, stats):
     return write_csv(path, header, rows)
 
 
-def checks_csv(path, stats):
+def checks_csv(path, stats) -> Path:
     header = ["stage", "exercise", "check", "hidden", "students_checked", "failed", "share_failed",
-              "not_attempted"]
+              "not_attempted", "check_id"]
     rows = [[e.stage, e.id, c.what, str(c.hidden).lower(), c.ran, c.failed,
-             number(c.failed / e.students if e.students else None), c.not_attempted]
+             number(c.failed / e.students if e.students else None), c.not_attempted, c.id]
             for st in stats.values() for e in st.exercises for c in e.checks]
     return write_csv(path, header, rows)
 
 
-def wrong_answers_csv(path, stats, names):
+def wrong_answers_csv(path, stats, names) -> Path:
     header = ["stage", "exercise", "rank", "students", "share", "failed_checks", "message", "mean_points",
               "example", "student_ids"]
     rows = [[e.stage, e.id, rank, len(g.students), number(len(g.students) / e.students), "; ".join(g.failed),
@@ -66,7 +67,7 @@ def wrong_answers_csv(path, stats, names):
     return write_csv(path, header, rows)
 
 
-def students_csv(path, rows, stats, names):
+def students_csv(path, rows, stats, names) -> Path:
     stages = list(stats)
     header = ["student", "name", "email", *stages, "total", "max_total", "missing"]
     out = []

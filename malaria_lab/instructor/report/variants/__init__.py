@@ -10,6 +10,6 @@ _BY_STAGE = {"01_download": stage01.VARIANTS, "02_split": stage02.VARIANTS, "03_
              "04_build_cnn": stage04.VARIANTS, "05_train": stage05.VARIANTS, "06_evaluate": stage06.VARIANTS}
 
 
-def of(stage, exercise):
+def of(stage, exercise) -> list:
     """The variants of one exercise ([] when none are written)."""
     return list(_BY_STAGE.get(stage, {}).get(exercise, ()))
