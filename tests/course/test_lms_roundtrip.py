@@ -4,7 +4,7 @@ sandbox (``course grade``), and the Canvas CSV (``course report``) carries each 
 and points, with no file moved by hand. A notebook put in ``submitted/`` under Colab's name is
 graded and said; two notebooks of one stage are named, not guessed between.
 
-The Canvas naming is cited in ``tests/unit/test_collect.py``."""
+The Canvas naming is cited in ``tests/cli/test_collect.py``."""
 
 import csv
 import sys
