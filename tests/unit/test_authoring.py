@@ -5,10 +5,7 @@ edit saved through JupyterLab's (jupytext's) contents manager reaches the build 
 its own lines; an edit made to a generated notebook is caught with the file to edit instead.
 """
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import jupytext
@@ -106,13 +103,7 @@ def test_an_edit_to_a_generated_notebook_is_caught_with_the_file_to_edit(course)
     [problem] = authoring.stale_sources(course)
     assert "03_augment.ipynb" in problem and "course/stages/03_augment.md" in problem
     assert "malaria-lab course build" in problem
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run([sys.executable, "-m", "malaria_lab", "course", "check", str(course), "--no-release"],
-                          capture_output=True, text=True, env=env)
-    assert done.returncode == 1 and "course/stages/03_augment.md" in done.stdout, done.stdout + done.stderr
-    built = subprocess.run([sys.executable, "-m", "malaria_lab", "course", "build", str(course), "--no-release"],
-                           capture_output=True, text=True, env=env)
-    assert built.returncode == 0 and "03_augment.ipynb" in built.stdout
+    authoring.write_sources(course, ["03_augment"])
     assert authoring.stale_sources(course) == []
 
 
