@@ -194,8 +194,7 @@ def _run(payloads, workers, scheduler, progress):
 def _child(payload, conn, target):
     """One job in a process of its own (see :func:`_local`), its memory capped: what a kernel
     sends it can cost the job, never the machine."""
-    cap = int(WORKER_MEMORY_GB * 1024**3)
-    resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+    _cap_memory()
     try:
         conn.send(target(payload))
     finally:
@@ -234,14 +233,10 @@ stands in for grading, for tests."""
                 process.kill()
                 process.join()
             if receive in late or process.exitcode:
-                cgroups.remove_left_by(process.pid)
-                remove_private_left_by(process.pid)
+                _remove_left_by(process.pid)
             if receive in late:
-                result = _failed(_base(payload), f"the job ran past {_allowed(payload):g} s in all (its "
-                                                 "notebook, its checks and its feedback) and was stopped",
-                                 time.perf_counter())
-            yield payload, result if result is not None else _crashed(
-                payload, RuntimeError(f"its worker process died (exit status {process.exitcode})"))
+                result = _too_long(payload)
+            yield payload, result if result is not None else _died(payload, process.exitcode)
 
 
 CAPPED = "from malaria_lab.instructor.grader.classgrade import capped_main; capped_main()"
@@ -259,26 +254,44 @@ def capped_job(payload):
         child.wait()
         out = None
     if child.returncode != 0 or out is None:
-        cgroups.remove_left_by(child.pid)
-        remove_private_left_by(child.pid)
+        _remove_left_by(child.pid)
     if out is None:
-        return _failed(_base(payload), f"the job ran past {_allowed(payload):g} s in all (its notebook, its "
-                                       "checks and its feedback) and was stopped", time.perf_counter())
+        return _too_long(payload)
     try:
         return json.loads(out)
     except ValueError:
-        return _crashed(payload, RuntimeError(f"its worker process died (exit status {child.returncode})"))
+        return _died(payload, child.returncode)
 
 
 def capped_main():
     """The child of :func:`capped_job`: the payload on stdin, the result alone on stdout."""
     result_fd = os.dup(1)
     os.dup2(2, 1)  # whatever a library prints goes to stderr, never into the result
-    cap = int(WORKER_MEMORY_GB * 1024**3)
-    resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+    _cap_memory()
     result = _safely(json.loads(sys.stdin.buffer.read()))
     with os.fdopen(result_fd, "wb") as out:
         out.write(json.dumps(result).encode())
+
+
+def _cap_memory():
+    """This worker's memory capped: what a kernel sends it can cost the job, never the machine."""
+    cap = int(WORKER_MEMORY_GB * 1024**3)
+    resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+
+
+def _remove_left_by(pid):
+    """What a worker stopped from outside could not clean up: its jobs' cgroups and private folders."""
+    cgroups.remove_left_by(pid)
+    remove_private_left_by(pid)
+
+
+def _too_long(payload):
+    return _failed(_base(payload), f"the job ran past {_allowed(payload):g} s in all (its notebook, its checks "
+                                   "and its feedback) and was stopped", time.perf_counter())
+
+
+def _died(payload, exitcode):
+    return _crashed(payload, RuntimeError(f"its worker process died (exit status {exitcode})"))
 
 
 def _allowed(payload):
