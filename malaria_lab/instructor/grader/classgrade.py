@@ -31,7 +31,7 @@ from ...machine import memory_gb
 from ...settings import DATA_ENV, KERAS_BACKEND_ENV, STAGES
 from .. import coursedir, records, submitted
 from ..nbgrader_cmd import nbgrader
-from . import cgroups, prepare, sandbox, writer
+from . import bytecode, cgroups, prepare, sandbox, writer
 from .job import _failed, grade_job
 from .job import remove_left_by as remove_private_left_by
 
@@ -152,6 +152,8 @@ def grade(course_dir, stages=None, students=None, workers=None, scheduler=None, 
         if group is not None:
             group.remove()
     summary = _summary(saved, done, skipped, sandboxed, workers, scheduler, time.perf_counter() - start, enforced)
+    # A cluster's workers have environments of their own, not this one.
+    summary["notices"] = [] if scheduler else [n for n in [bytecode.notice(settings["keras_backend"])] if n]
     write_json(coursedir.grading_dir(course_dir) / "summary.json", summary)
     log(format_summary(summary))
     return summary
@@ -365,6 +367,7 @@ def format_summary(summary):
     if not summary["sandbox"]:
         lines.append("NOT SANDBOXED (--no-sandbox): students' code ran with your rights.")
     lines.append("Limits per job: " + "; ".join(f"{k} {v}" for k, v in (summary.get("limits") or {}).items()))
+    lines += [f"Note: {line}" for line in summary.get("notices", [])]
     by_stage = {}
     for job in summary["jobs"]:
         by_stage.setdefault(job["stage"], []).append(job)
