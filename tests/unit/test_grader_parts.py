@@ -523,3 +523,36 @@ def test_a_capped_job_runs_in_a_child_and_brings_back_its_result_alone():
     got = classgrade.capped_job(payload)
     assert got["record"]["status"] == "failed" and got["record"]["student"] == "alice"
     assert "not a notebook" in got["record"]["problem"] and not got.get("grader_fault")
+
+
+class _Checks:
+    """Stands in for a job's checker: notes the time each exercise was given."""
+
+    def __init__(self):
+        self.given = {}
+
+    def check(self, ex, kernel, deadline, cell_seconds):
+        self.given[ex.id] = deadline - time.monotonic()
+        return checker.not_attempted(ex, "a stand-in")
+
+
+def _run_with(notebook_left, cell_seconds=30):
+    from malaria_lab.instructor.grader import job
+
+    run = job._Run.__new__(job._Run)
+    run.limits = sandbox.Limits(cell_seconds=cell_seconds, notebook_seconds=600)
+    run.deadline = time.monotonic() + notebook_left
+    run.checker, run.problems = _Checks(), []
+    run.kernel = type("K", (), {"notices": [], "km": object()})()
+    return run
+
+
+@pytest.mark.parametrize(("left", "later", "given"), [(600, 3, 45), (60, 1, 45), (45, 1, 30), (45, 2, 15),
+                                                       (20, 3, 15), (10, 2, 10)])
+def test_a_check_leaves_time_for_the_exercises_after_it(left, later, given):
+    """A check stopped at its deadline costs a checker restart; the later exercises keep 15 s each
+    of the notebook's time, as long as a check still gets 15 s (or what is left)."""
+    run = _run_with(left)
+    ex = load_stage("04_build_cnn")["q1"]
+    run.check(nbformat.v4.new_code_cell(), ex, later=later)
+    assert run.checker.given["q1"] == pytest.approx(given, abs=0.5)

@@ -36,6 +36,9 @@ from .inert import inert
 from .kernel import Kernel, KernelStopped, launcher
 
 MAX_RESTARTS = 2
+# Held back from each check for every graded exercise after it: a checker stopped at its deadline
+# starts again (Keras's import included) and the later exercises still get their turn.
+LATER_CHECK_SECONDS = 15.0
 # The job's private folder: named for the worker, so the class can remove what a stopped worker left.
 PRIVATE_PREFIX = "malaria-lab-job-"
 
@@ -150,10 +153,13 @@ class _Run:
         finally:
             self._notices()
 
-    def check(self, cell, ex):
+    def check(self, cell, ex, later=0):
         """Grade ``ex`` in the checker; its time counts against the notebook's, and one exercise's
-        checks get a cell's time (and the grace a timed-out call gets to stop)."""
-        deadline = time.monotonic() + min(self._left(), self.limits.cell_seconds + 15)
+        checks get a cell's time (and the grace a timed-out call gets to stop), less what the
+        ``later`` graded exercises are kept."""
+        left = self._left()
+        budget = max(left - later * LATER_CHECK_SECONDS, min(left, LATER_CHECK_SECONDS))
+        deadline = time.monotonic() + min(budget, self.limits.cell_seconds + 15)
         result = self.checker.check(ex, self.kernel, deadline, self.limits.cell_seconds)
         self._notices()
         cell.outputs = _verdict_outputs(result)
@@ -207,6 +213,12 @@ def _answers(cells):
             if exercise_of(merge.grade_id(c), Role.ANSWER)}
 
 
+def _graded(cells, decl) -> list:
+    """Per cell, the exercise its check cell grades (None for every other cell)."""
+    ids = [exercise_of(merge.grade_id(c) or "", Role.CHECK) if c.cell_type == "code" else None for c in cells]
+    return [ex_id if ex_id in decl.exercises else None for ex_id in ids]
+
+
 def grade_job(payload) -> dict:
     """Grade one submission; returns ``{"record": ..., "autograded": JSON, "feedback": HTML}``.
 
@@ -237,13 +249,13 @@ def grade_job(payload) -> dict:
         try:
             run.checker.start()  # it loads the checks (and Keras) while the notebook runs
             run.kernel.start()
+            graded = _graded(cells, decl)
             for i, cell in enumerate(cells):
                 if cell.cell_type != "code":
                     continue
                 gid = merge.grade_id(cell) or ""
-                ex_id = exercise_of(gid, Role.CHECK)
-                if ex_id in decl.exercises:
-                    results[ex_id] = run.check(cell, decl[ex_id])
+                if ex_id := graded[i]:
+                    results[ex_id] = run.check(cell, decl[ex_id], later=sum(map(bool, graded[i + 1:])))
                 else:
                     run.code(cell, f"cell {gid or cell.get('id') or i + 1}")
         except KernelStopped as err:
