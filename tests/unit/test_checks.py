@@ -25,6 +25,7 @@ from malaria_lab.checks import (
     load_stage,
 )
 from malaria_lab.checks.engine import Grader
+from malaria_lab.checks.results import Outcome
 from malaria_lab.quiet import muted
 
 ALL = [(stage, ex_id) for stage in STAGES for ex_id in sorted(load_stage(stage).exercises)]
@@ -335,3 +336,14 @@ def test_callback_direction_is_read_where_each_keras_keeps_it():
     assert _direction_ok(types.SimpleNamespace(monitor="val_loss", monitor_op=np.less))
     assert not _direction_ok(types.SimpleNamespace(monitor="val_auc", mode="auto", monitor_op=None))
     assert _mode(types.SimpleNamespace(monitor="val_auc")) == "auto"
+
+
+def test_a_network_without_sigmoid_scores_the_same_every_run():
+    """Its random start used to put the outputs inside 0-1 in some runs: 3.75 or 4.38 of 5."""
+    ex = load_stage("04_build_cnn")["q1"]
+    code = next(code for code, fragment in ex.mistakes if fragment == "sigmoid")
+    runs = [ex.run(namespace("04_build_cnn", ex.with_answer(code)), hidden=True) for _ in range(4)]
+    assert {r.points for r in runs} == {ex.points * 6 / 8}, [r.points for r in runs]
+    for r in runs:
+        failed = [c["message"] for c in r.checks if c["outcome"] == Outcome.WRONG]
+        assert len(failed) == 2 and "probability (0 to 1)" in failed[1], failed
