@@ -10,6 +10,7 @@ import re
 import sys
 import warnings
 
+import numpy as np
 import pytest
 
 from malaria_lab.checks import (
@@ -347,3 +348,18 @@ def test_a_network_without_sigmoid_scores_the_same_every_run():
     for r in runs:
         failed = [c["message"] for c in r.checks if c["outcome"] == Outcome.WRONG]
         assert len(failed) == 2 and "probability (0 to 1)" in failed[1], failed
+
+
+def test_the_checks_leave_a_student_s_shared_layers_as_they_were():
+    """A network whose output layer other models share: checking it changes none of its weights."""
+    ex = load_stage("04_build_cnn")["q1"]
+    head = 'HEAD = layers.Dense(1, activation="sigmoid")\n\n\ndef build_cnn('
+    code = ex.solution_code.replace("def build_cnn(", head, 1)
+    code = code.replace('layers.Dense(1, activation="sigmoid")(x)', "HEAD(x)")
+    assert "HEAD(x)" in code
+    ns = namespace("04_build_cnn", code)
+    ns["build_cnn"](64)
+    before = [w.copy() for w in ns["HEAD"].get_weights()]
+    for _ in range(3):
+        assert ex.run(ns, hidden=True).points == ex.points
+    assert all(np.array_equal(a, b) for a, b in zip(before, ns["HEAD"].get_weights()))

@@ -547,12 +547,46 @@ def _run_with(notebook_left, cell_seconds=30):
     return run
 
 
-@pytest.mark.parametrize(("left", "later", "given"), [(600, 3, 45), (60, 1, 45), (45, 1, 30), (45, 2, 15),
-                                                       (20, 3, 15), (10, 2, 10)])
+@pytest.mark.parametrize(("left", "later", "given"), [(600, 3, 45), (60, 1, 40), (45, 1, 25), (45, 2, 5),
+                                                       (20, 3, 5), (3, 2, 3)])
 def test_a_check_leaves_time_for_the_exercises_after_it(left, later, given):
-    """A check stopped at its deadline costs a checker restart; the later exercises keep 15 s each
-    of the notebook's time, as long as a check still gets 15 s (or what is left)."""
+    """A check stopped at its deadline costs a kernel and a checker restart; the later exercises
+    keep 20 s each of the notebook's time, as long as a check still gets 5 s (or what is left)."""
     run = _run_with(left)
     ex = load_stage("04_build_cnn")["q1"]
     run.check(nbformat.v4.new_code_cell(), ex, later=later)
     assert run.checker.given["q1"] == pytest.approx(given, abs=0.5)
+
+
+@pytest.mark.parametrize(("left", "later", "given"), [(600, 2, 30), (45, 1, 25), (24, 1, 5)])
+def test_a_cell_leaves_time_for_the_exercises_after_it(left, later, given):
+    """A course cell that calls a student's slow function must not take a later exercise's turn."""
+    run = _run_with(left)
+    timeouts = []
+    run.kernel.run = lambda source, timeout, label: timeouts.append(timeout) or ([], None)
+    run.done = []
+    run.code(nbformat.v4.new_code_cell("build_cnn(64)"), "cell code-10", later=later)
+    assert timeouts == [pytest.approx(given, abs=0.5)]
+
+
+def test_a_check_s_call_leaves_the_interrupt_s_grace_inside_the_deadline():
+    """A student's function that ignores the interrupt holds the kernel the grace longer: that
+    grace is taken from the call's time, not from the exercises after it."""
+    ex = load_stage("04_build_cnn")["q1"]
+    timeouts = []
+
+    class Kernel:
+        def request(self, body, timeout, label):
+            timeouts.append(timeout)
+            raise checker.Stopped("stand-in")
+
+    check = checker.Checker("04_build_cnn", True, [], [], {}, None, True)
+    (from_checker, to_grader), (from_grader, to_checker) = os.pipe(), os.pipe()
+    check.fds, check.process = (from_checker, to_checker), None
+    check.start = lambda: None
+    frames.write(to_grader, {"op": "kernel"}, b"{}")
+    os.close(to_grader)
+    result = check.check(ex, Kernel(), time.monotonic() + 25, cell_seconds=30)
+    os.close(from_grader)
+    assert timeouts == [pytest.approx(25 - sandbox.INTERRUPT_GRACE, abs=0.5)]
+    assert result.points == 0 and "Not graded" in result.message

@@ -36,9 +36,11 @@ from .inert import inert
 from .kernel import Kernel, KernelStopped, launcher
 
 MAX_RESTARTS = 2
-# Held back from each check for every graded exercise after it: a checker stopped at its deadline
-# starts again (Keras's import included) and the later exercises still get their turn.
-LATER_CHECK_SECONDS = 15.0
+# Held back from each cell and check for every graded exercise after it: after a stop, the kernel
+# starts again and replays its cells, the checker starts again (Keras's import included), and the
+# later exercises still get their turn.
+LATER_CHECK_SECONDS = 20.0
+MIN_TURN_SECONDS = 5.0
 # The job's private folder: named for the worker, so the class can remove what a stopped worker left.
 PRIVATE_PREFIX = "malaria-lab-job-"
 
@@ -141,10 +143,16 @@ class _Run:
             if notice not in self.problems:
                 self.problems.append(notice)
 
-    def code(self, cell, label):
+    def _budget(self, later):
+        """The notebook's time left, less what the ``later`` graded exercises are kept (and at
+        least a few seconds, while any are left)."""
         left = self._left()
+        return max(left - later * LATER_CHECK_SECONDS, min(left, MIN_TURN_SECONDS))
+
+    def code(self, cell, label, later=0):
+        timeout = min(self.limits.cell_seconds, self._budget(later))
         try:
-            cell.outputs, _ = self.kernel.run(cell.source, min(self.limits.cell_seconds, left), label)
+            cell.outputs, _ = self.kernel.run(cell.source, timeout, label)
             self.done.append(cell.source)
         except KernelStopped as err:
             cell.outputs = [_stopped_output(err.reason)]
@@ -157,9 +165,7 @@ class _Run:
         """Grade ``ex`` in the checker; its time counts against the notebook's, and one exercise's
         checks get a cell's time (and the grace a timed-out call gets to stop), less what the
         ``later`` graded exercises are kept."""
-        left = self._left()
-        budget = max(left - later * LATER_CHECK_SECONDS, min(left, LATER_CHECK_SECONDS))
-        deadline = time.monotonic() + min(budget, self.limits.cell_seconds + 15)
+        deadline = time.monotonic() + min(self._budget(later), self.limits.cell_seconds + 15)
         result = self.checker.check(ex, self.kernel, deadline, self.limits.cell_seconds)
         self._notices()
         cell.outputs = _verdict_outputs(result)
@@ -254,10 +260,11 @@ def grade_job(payload) -> dict:
                 if cell.cell_type != "code":
                     continue
                 gid = merge.grade_id(cell) or ""
+                later = sum(map(bool, graded[i + 1:]))
                 if ex_id := graded[i]:
-                    results[ex_id] = run.check(cell, decl[ex_id], later=sum(map(bool, graded[i + 1:])))
+                    results[ex_id] = run.check(cell, decl[ex_id], later=later)
                 else:
-                    run.code(cell, f"cell {gid or cell.get('id') or i + 1}")
+                    run.code(cell, f"cell {gid or cell.get('id') or i + 1}", later=later)
         except KernelStopped as err:
             if err.reason not in run.problems:
                 run.problems.append(err.reason)

@@ -243,7 +243,7 @@ class Kernel:
                         self.shutdown()
                         raise KernelStopped(f"timed out in {label} after {timeout:g} s (and ignored the interrupt)")
                     self.km.interrupt_kernel()
-                    interrupted, deadline = True, time.monotonic() + 10
+                    interrupted, deadline = True, time.monotonic() + sandbox.INTERRUPT_GRACE
                 try:
                     msg = self.kc.get_iopub_msg(timeout=0.2)
                 except Empty:

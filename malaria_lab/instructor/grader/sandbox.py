@@ -37,6 +37,10 @@ BWRAP_FIX = ("Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) on 
              "--no-sandbox on a machine where running students' code with your rights is acceptable.")
 
 
+# How long an interrupted cell or check call has to stop before its kernel is stopped.
+INTERRUPT_GRACE = 10.0
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one job may use."""
