@@ -36,8 +36,8 @@ from .inert import inert
 from .kernel import Kernel, KernelStopped, launcher
 
 MAX_RESTARTS = 2
-# Held back from each cell and check for every graded exercise after it: after a stop, the kernel
-# starts again and replays its cells, the checker starts again (Keras's import included), and the
+# Held back from each check for every graded exercise after it (a quarter of the notebook's time at
+# most): after a stop the kernel replays its cells and the checker imports Keras again, and the
 # later exercises still get their turn.
 LATER_CHECK_SECONDS = 20.0
 MIN_TURN_SECONDS = 5.0
@@ -147,10 +147,11 @@ class _Run:
         """The notebook's time left, less what the ``later`` graded exercises are kept (and at
         least a few seconds, while any are left)."""
         left = self._left()
-        return max(left - later * LATER_CHECK_SECONDS, min(left, MIN_TURN_SECONDS))
+        kept = min(later * LATER_CHECK_SECONDS, self.limits.notebook_seconds / 4)
+        return max(left - kept, min(left, MIN_TURN_SECONDS))
 
-    def code(self, cell, label, later=0):
-        timeout = min(self.limits.cell_seconds, self._budget(later))
+    def code(self, cell, label):
+        timeout = min(self.limits.cell_seconds, self._left())
         try:
             cell.outputs, _ = self.kernel.run(cell.source, timeout, label)
             self.done.append(cell.source)
@@ -260,11 +261,10 @@ def grade_job(payload) -> dict:
                 if cell.cell_type != "code":
                     continue
                 gid = merge.grade_id(cell) or ""
-                later = sum(map(bool, graded[i + 1:]))
                 if ex_id := graded[i]:
-                    results[ex_id] = run.check(cell, decl[ex_id], later=later)
+                    results[ex_id] = run.check(cell, decl[ex_id], later=sum(map(bool, graded[i + 1:])))
                 else:
-                    run.code(cell, f"cell {gid or cell.get('id') or i + 1}", later=later)
+                    run.code(cell, f"cell {gid or cell.get('id') or i + 1}")
         except KernelStopped as err:
             if err.reason not in run.problems:
                 run.problems.append(err.reason)

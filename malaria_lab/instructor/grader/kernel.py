@@ -183,11 +183,16 @@ class Kernel:
         if self.kc is not None:
             self.kc.stop_channels()
         if self.km is not None:
-            try:
-                self.km.shutdown_kernel(now=True)
-            except Exception:  # already gone
-                pass
+            # Not km.shutdown_kernel: it first sends an interrupt message, and a send to a kernel
+            # that ended itself can block for good. The tree is stopped here; then its files go.
             kill_tree(self._pid())
+            process = getattr(self.km.provisioner, "process", None)
+            try:
+                if process is not None:
+                    process.wait(timeout=5)
+                self.km.cleanup_resources()
+            except Exception:  # already gone, or its files with it
+                pass
             self.context.destroy(linger=0)
         self.km = self.kc = None
 
