@@ -28,3 +28,20 @@ def memory_cap(payload):
 def sleeper(payload):
     """A job that never ends (its worker must be stopped from outside)."""
     time.sleep(3600)
+
+
+def leaves_its_job(payload):
+    """A job whose own clean-up failed: its cgroups (where this process may make them) and its
+    private folder are left behind, and the worker ends as usual."""
+    import tempfile
+    from pathlib import Path
+
+    from malaria_lab.instructor.grader import cgroups, sandbox
+    from malaria_lab.instructor.grader.job import PRIVATE_PREFIX
+
+    group, _ = cgroups.make(sandbox.Limits(), 1)
+    private = Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}-"))
+    (private / "checks").mkdir()
+    return {"record": {"student": payload["student"], "stage": payload["stage"], "status": "graded",
+                       "seconds": 0.0},
+            "left": [str(d) for d in group.dirs.values()] if group else [], "private": str(private)}

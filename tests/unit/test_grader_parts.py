@@ -331,6 +331,74 @@ def test_a_worker_past_its_time_is_stopped_and_the_job_says_so(monkeypatch):
     assert not got.get("grader_fault")
 
 
+def test_what_a_job_left_is_removed_however_its_worker_ended():
+    sys.path.insert(0, str(Path(__file__).parent))
+    payloads = [{"student": "a", "stage": "02_split", "sandbox": True, "limits": {}}]
+    [(_, got)] = classgrade._local(payloads, 1, target=__import__("grader_targets").leaves_its_job)
+    assert got["record"]["status"] == "graded"
+    if os.geteuid() == 0 and Path("/sys/fs/cgroup/pids").is_dir():
+        assert len(got["left"]) == 3  # a job's cgroups were made, then left
+    assert not Path(got["private"]).exists()
+    assert [d for d in got["left"] if Path(d).exists()] == []
+
+
+def test_a_job_s_cgroup_that_cannot_be_removed_is_named_and_the_others_removed(tmp_path, monkeypatch):
+    monkeypatch.setattr(cgroups, "ROOT", tmp_path)
+    monkeypatch.setattr(cgroups, "REMOVE_SECONDS", 0.3)
+    for controller in ("memory", "pids", "cpu"):
+        (tmp_path / controller / "malaria-lab-job-999-ab").mkdir(parents=True)
+    (tmp_path / "pids" / "malaria-lab-job-999-ab" / "cgroup.procs").write_text("")  # busy: never empty
+    (tmp_path / "cpu" / "malaria-lab-job-9990-ab").mkdir()  # another worker's
+    assert cgroups.remove_left_by(999) == [str(tmp_path / "pids" / "malaria-lab-job-999-ab")]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("*/*")) == [
+        "cpu/malaria-lab-job-9990-ab", "pids/malaria-lab-job-999-ab"]
+
+
+def test_a_job_s_clean_up_takes_every_step_though_one_fails():
+    from malaria_lab.instructor.grader import job
+
+    done = []
+
+    class Part:
+        def __init__(self, name, fails=False):
+            self.name, self.fails = name, fails
+
+        def step(self):
+            done.append(self.name)
+            if self.fails:
+                raise OSError(f"{self.name} failed")
+
+    run = job._Run.__new__(job._Run)
+    kernel, checker_, group, checker_group = Part("kernel", fails=True), Part("checker"), Part("group"), Part("cg")
+    kernel.shutdown, checker_.stop = kernel.step, checker_.step
+    group.remove, checker_group.remove = group.step, checker_group.step
+    run.kernel, run.checker, run.group, run.checker_group, run.mounted = kernel, checker_, group, checker_group, False
+    with pytest.raises(OSError, match="kernel failed"):
+        run.close()
+    assert done == ["kernel", "checker", "group", "cg"]
+
+
+def test_a_job_that_cannot_start_leaves_no_cgroup(monkeypatch, tmp_path):
+    from malaria_lab.instructor.grader import job
+
+    removed = []
+    group = type("G", (), {"remove": lambda self: removed.append(self), "version": 1, "dirs": {}})
+    made = [group(), group()]
+    monkeypatch.setattr(job.cgroups, "make", lambda limits, threads: (made.pop(0), None))
+    monkeypatch.setattr(job.cgroups, "describe", lambda *a: {})
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no kernel here")
+
+    monkeypatch.setattr(job, "Kernel", broken)
+    monkeypatch.setattr(job, "_mount_tmpfs", lambda *a: False)
+    monkeypatch.setattr(job.sandbox, "hand_over", lambda *a: None)
+    payload = {"limits": {}, "sandbox": True, "settings": {}, "machine": [[], {}], "stage": "02_split"}
+    with pytest.raises(RuntimeError, match="no kernel here"):
+        job._Run(payload, tmp_path)
+    assert len(removed) == 2
+
+
 def test_a_result_that_cannot_be_saved_is_that_job_s_problem(tmp_path, monkeypatch):
     def broken(*args):
         raise OSError("disk full")

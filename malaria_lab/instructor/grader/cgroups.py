@@ -112,31 +112,41 @@ class JobGroup:
         return kill_until_gone(self.pids)
 
     def remove(self):
-        """Kill what is left and remove the job's cgroups; a cgroup whose last processes are still
-        exiting is busy a moment (EBUSY), so each is tried again for a few seconds."""
-        self.kill()
+        """Kill what is left and remove the job's cgroups; True once all are gone. A cgroup whose
+        last processes are still exiting is busy a moment (EBUSY): every one left is tried again,
+        for a few seconds in all, so one slow group never leaves another."""
         deadline = time.monotonic() + REMOVE_SECONDS
-        for directory in self.dirs.values():
-            while True:
-                try:
-                    directory.rmdir()
-                    break
-                except OSError as err:
-                    if err.errno == errno.ENOENT or time.monotonic() > deadline:
-                        break
-                    self.kill()
-                    time.sleep(0.05)
+        left = list(self.dirs.values())
+        while True:
+            self.kill()
+            left = [d for d in left if not _removed(d)]
+            if not left or time.monotonic() > deadline:
+                return not left
+            time.sleep(0.05)
+
+
+def _removed(directory):
+    try:
+        directory.rmdir()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True
 
 
 def remove_left_by(pid):
-    """Remove the cgroups (and kill the processes) of jobs that worker ``pid`` made and could not
-    clean up itself (it was stopped from outside)."""
+    """Remove the cgroups (and kill the processes) of the jobs that worker ``pid`` made and did not
+    remove itself; returns those that could not be removed."""
     dirs = {}
     for path in ROOT.glob(f"**/malaria-lab-job-{int(pid)}-*"):  # every controller's tree at once
         if path.is_dir():
             dirs.setdefault(path.name, []).append(path)
+    left = []
     for found in dirs.values():
-        JobGroup({str(i): d for i, d in enumerate(found)}, 1).remove()
+        if not JobGroup({str(i): d for i, d in enumerate(found)}, 1).remove():
+            left += [str(d) for d in found if d.exists()]
+    return left
 
 
 def make(limits, threads):

@@ -234,8 +234,7 @@ stands in for grading, for tests."""
             if process.is_alive():
                 process.kill()
                 process.join()
-            if receive in late or process.exitcode:
-                _remove_left_by(process.pid)
+            _remove_left_by(process.pid)  # whatever way it ended, nothing of its job outlives it
             if receive in late:
                 result = _too_long(payload)
             yield payload, result if result is not None else _died(payload, process.exitcode)
@@ -255,8 +254,7 @@ def capped_job(payload):
         child.kill()
         child.wait()
         out = None
-    if child.returncode != 0 or out is None:
-        _remove_left_by(child.pid)
+    _remove_left_by(child.pid)
     if out is None:
         return _too_long(payload)
     try:
@@ -282,8 +280,11 @@ def _cap_memory():
 
 
 def _remove_left_by(pid):
-    """What a worker stopped from outside could not clean up: its jobs' cgroups and private folders."""
-    cgroups.remove_left_by(pid)
+    """What an ended worker left (it was stopped from outside, or its own clean-up failed): its jobs'
+    cgroups and private folders."""
+    for path in cgroups.remove_left_by(pid):
+        print(f"malaria-lab course grade: warning: the cgroup {path} still holds processes that did not "
+              "end when killed; remove it (rmdir) once they have.", file=sys.stderr)
     remove_private_left_by(pid)
 
 

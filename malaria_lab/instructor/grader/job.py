@@ -88,7 +88,16 @@ class _Run:
         self.group, why_not = cgroups.make(self.limits, threads) if sandboxed else (None, "not sandboxed")
         self.checker_group = cgroups.make(self.limits, threads)[0] if self.group is not None else None
         self.enforced = cgroups.describe(self.group, why_not, self.limits, threads)
-        scratch = private / "checks"
+        self.kernel = self.checker = None
+        self.mounted = False
+        try:
+            self._set_up(payload, private, sandboxed, read_only, machine_env)
+        except BaseException:
+            self.close()  # the job's cgroups and mount never outlive a job that could not start
+            raise
+
+    def _set_up(self, payload, private, sandboxed, read_only, machine_env):
+        scratch = self.scratch = private / "checks"
         scratch.mkdir(mode=0o700)
         owner = sandbox.user() if sandboxed else None
         self.mounted = sandboxed and _mount_tmpfs(scratch, self.limits.disk_mb, owner)
@@ -101,7 +110,6 @@ class _Run:
             home, binds = str(private / "job"), []
             for sub in ("home", "cache", "work"):
                 (private / "job" / sub).mkdir(parents=True)
-        self.scratch = scratch
         self.kernel = Kernel(private, self.limits, _kernel_env(home, machine_env), read_only,
                              sandboxed=sandboxed, group=self.group, binds=binds)
         decl = load_stage(payload["stage"])
@@ -175,13 +183,20 @@ class _Run:
         return result
 
     def close(self):
-        self.kernel.shutdown()
-        self.checker.stop()
-        for group in (self.group, self.checker_group):
-            if group is not None:
-                group.remove()
+        """Stop the kernel and the checker, remove the job's cgroups and unmount its folder: each
+        step is taken whatever the one before it raised."""
+        steps = [self.kernel and self.kernel.shutdown, self.checker and self.checker.stop]
+        steps += [group.remove for group in (self.group, self.checker_group) if group is not None]
         if self.mounted:
-            subprocess.run(["umount", "-l", str(self.scratch)], capture_output=True)
+            steps.append(lambda: subprocess.run(["umount", "-l", str(self.scratch)], capture_output=True))
+        failed = None
+        for step in filter(None, steps):
+            try:
+                step()
+            except BaseException as err:  # noqa: BLE001 - the rest is still cleaned up, then it is raised
+                failed = failed or err
+        if failed is not None:
+            raise failed
 
 
 def _empty(folder):
