@@ -270,11 +270,18 @@ def klass(tmp_path_factory, server):
     subprocess.run([sys.executable, "-c", "from malaria_lab.instructor.grader.prepare import warm_fallbacks; "
                     "warm_fallbacks(print)"], env=dict(os.environ, **env), check=True, capture_output=True)
     before = {"package": tree_digest(PACKAGE), "course": tree_digest(course, skip=COURSE_OUTPUTS),
-              "submitted": tree_digest(course / "submitted"), "fallbacks": tree_digest(fallbacks)}
+              "submitted": tree_digest(course / "submitted"), "fallbacks": tree_digest(fallbacks),
+              "job cgroups": job_cgroups()}
     done = grade_cli(course, "--workers", "2", "--timeout", "20", "--memory", "2", env=env)
     after = {"package": tree_digest(PACKAGE), "course": tree_digest(course, skip=COURSE_OUTPUTS),
-             "submitted": tree_digest(course / "submitted"), "fallbacks": tree_digest(fallbacks)}
+             "submitted": tree_digest(course / "submitted"), "fallbacks": tree_digest(fallbacks),
+             "job cgroups": job_cgroups()}
     return course, expected, done, before, after, server
+
+
+def job_cgroups():
+    """The grading jobs' cgroups on this machine (none of a run's may outlive it)."""
+    return sorted(str(p) for p in Path("/sys/fs/cgroup").glob("*/**/malaria-lab-job-*"))
 
 
 def record(course, student, stage=STAGE):
@@ -331,7 +338,8 @@ def test_the_gradebook_holds_the_trusted_points_and_nobody_touched_it(klass):
 
 def test_nothing_of_the_package_course_or_data_changed(klass):
     _, _, _, before, after, _ = klass
-    assert after == before, "the package, the course's own files, the submissions and the shared data"
+    assert after == before, ("the package, the course's own files, the submissions, the shared data and the "
+                             "jobs' cgroups")
 
 
 def _cell_text(course, student, grade_id):
