@@ -39,9 +39,10 @@ def leaves_its_job(payload):
     from malaria_lab.instructor.grader import cgroups, sandbox
     from malaria_lab.instructor.grader.job import PRIVATE_PREFIX
 
-    group, _ = cgroups.make(sandbox.Limits(), 1)
-    private = Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}-"))
+    group, _ = cgroups.make(sandbox.Limits(), 1, payload["job"])
+    private = Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{payload['job']}-"))
     (private / "checks").mkdir()
     return {"record": {"student": payload["student"], "stage": payload["stage"], "status": "graded",
                        "seconds": 0.0},
-            "left": [str(d) for d in group.dirs.values()] if group else [], "private": str(private)}
+            "left": [str(d) for d in group.dirs.values()] if group else [], "private": str(private),
+            "job": payload["job"], "pid": os.getpid()}

@@ -340,6 +340,41 @@ def test_what_a_job_left_is_removed_however_its_worker_ended():
         assert len(got["left"]) == 3  # a job's cgroups were made, then left
     assert not Path(got["private"]).exists()
     assert [d for d in got["left"] if Path(d).exists()] == []
+    # found by the name the class gave the job, never by the worker's number, which another
+    # process may have by the time the class cleans up
+    names = [Path(d).name for d in got["left"]] + [Path(got["private"]).name]
+    assert all(n.startswith(f"malaria-lab-job-{got['job']}-") for n in names)
+    assert not any(f"-{got['pid']}-" in n for n in names)
+
+
+def test_an_ended_or_reaped_process_is_never_signalled_by_its_number(monkeypatch):
+    from malaria_lab.instructor.grader import watchdog
+
+    reaped = subprocess.Popen(["true"])
+    reaped.wait()
+    zombie = subprocess.Popen(["sleep", "30"])
+    zombie.kill()
+    while open(f"/proc/{zombie.pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+        time.sleep(0.01)
+    sent = []
+    monkeypatch.setattr(watchdog.os, "kill", lambda pid, sig: sent.append(pid))
+    started = time.monotonic()
+    watchdog.kill_tree(reaped.pid)
+    watchdog.kill_tree(zombie.pid)
+    assert sent == [] and time.monotonic() - started < 0.5  # not a second of retries on a zombie
+    zombie.wait()
+
+
+def test_a_kernel_s_launcher_is_not_named_once_reaped():
+    from malaria_lab.instructor.grader.kernel import Kernel
+
+    kernel = Kernel.__new__(Kernel)
+    process = subprocess.Popen(["sleep", "30"])
+    kernel.km = type("KM", (), {"provisioner": type("P", (), {"process": process})()})()
+    assert kernel._pid() == process.pid
+    process.kill()
+    process.wait()
+    assert kernel._pid() is None
 
 
 def test_a_job_s_cgroup_that_cannot_be_removed_is_named_and_the_others_removed(tmp_path, monkeypatch):
@@ -384,7 +419,7 @@ def test_a_job_that_cannot_start_leaves_no_cgroup(monkeypatch, tmp_path):
     removed = []
     group = type("G", (), {"remove": lambda self: removed.append(self), "version": 1, "dirs": {}})
     made = [group(), group()]
-    monkeypatch.setattr(job.cgroups, "make", lambda limits, threads: (made.pop(0), None))
+    monkeypatch.setattr(job.cgroups, "make", lambda limits, threads, tag: (made.pop(0), None))
     monkeypatch.setattr(job.cgroups, "describe", lambda *a: {})
 
     def broken(*args, **kwargs):

@@ -10,6 +10,7 @@ summary.
 
 import errno
 import os
+import re
 import secrets
 import time
 from pathlib import Path
@@ -23,6 +24,8 @@ PERIOD_US = 100_000
 # (the watchdog stops a job's extra processes at ``limits.processes``; this is the hard cap).
 THREADS = 64
 REMOVE_SECONDS = 15
+PREFIX = "malaria-lab-job-"
+TAG = re.compile(r"[0-9a-f]{1,32}")
 
 
 def _own_paths():
@@ -135,11 +138,19 @@ def _removed(directory):
     return True
 
 
-def remove_left_by(pid):
-    """Remove the cgroups (and kill the processes) of the jobs that worker ``pid`` made and did not
-    remove itself; returns those that could not be removed."""
+def check_tag(tag) -> str:
+    """``tag`` as the name of a job (a few hex digits or a process id), or ValueError."""
+    if not TAG.fullmatch(str(tag)):
+        raise ValueError(f"not a job name: {str(tag)[:40]!r}")
+    return str(tag)
+
+
+def remove_left_by(tag):
+    """Remove the cgroups (and kill the processes) that job ``tag`` made and did not remove itself;
+    returns those that could not be removed."""
+    tag = check_tag(tag)
     dirs = {}
-    for path in ROOT.glob(f"**/malaria-lab-job-{int(pid)}-*"):  # every controller's tree at once
+    for path in ROOT.glob(f"**/{PREFIX}{tag}-*"):  # every controller's tree at once
         if path.is_dir():
             dirs.setdefault(path.name, []).append(path)
     left = []
@@ -149,10 +160,11 @@ def remove_left_by(pid):
     return left
 
 
-def make(limits, threads):
-    """(JobGroup, None) capping memory, processes and CPU for one job, or (None, why not)."""
+def make(limits, threads, tag=None):
+    """(JobGroup, None) capping memory, processes and CPU for job ``tag`` (by default this
+    process's id), or (None, why not)."""
     own = _own_paths()
-    name = f"malaria-lab-job-{os.getpid()}-{secrets.token_hex(4)}"
+    name = f"{PREFIX}{check_tag(tag or os.getpid())}-{secrets.token_hex(4)}"
     if (ROOT / "cgroup.controllers").is_file() and "" in own:
         return _make_v2(ROOT / own[""] / name, limits, threads)
     dirs = {}

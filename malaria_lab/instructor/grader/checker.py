@@ -67,10 +67,11 @@ class Checker:
                 os.close(fd)
             self.fds = None
         if self.process is not None:
-            try:
-                os.killpg(self.process.pid, 9)
-            except OSError:
-                pass
+            if self.process.poll() is None:  # once reaped, its number may be another process's
+                try:
+                    os.killpg(self.process.pid, 9)
+                except OSError:
+                    pass
             self.process.wait()
             self.process = None
 

@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import resource
+import secrets
 import shutil
 import subprocess
 import sys
@@ -213,7 +214,7 @@ stands in for grading, for tests."""
     pending, running = list(payloads), {}
     while pending or running:
         while pending and len(running) < workers:
-            payload = pending.pop(0)
+            payload = dict(pending.pop(0), job=secrets.token_hex(6))  # what it leaves is found by this name
             receive, send = context.Pipe(duplex=False)
             process = context.Process(target=_child, args=(payload, send, target or _safely), daemon=True)
             process.start()
@@ -234,7 +235,7 @@ stands in for grading, for tests."""
             if process.is_alive():
                 process.kill()
                 process.join()
-            _remove_left_by(process.pid)  # whatever way it ended, nothing of its job outlives it
+            _remove_left_by(payload["job"])  # whatever way it ended, nothing of its job outlives it
             if receive in late:
                 result = _too_long(payload)
             yield payload, result if result is not None else _died(payload, process.exitcode)
@@ -246,6 +247,7 @@ CAPPED = "from malaria_lab.instructor.grader.classgrade import capped_main; capp
 def capped_job(payload):
     """One job in a child process, its memory capped and its time bounded as in :func:`_local`:
     for a Dask worker, whose own process runs many jobs and may not fork pool workers."""
+    payload = dict(payload, job=secrets.token_hex(6))
     child = subprocess.Popen([sys.executable, "-c", CAPPED], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, cwd="/")
     try:
@@ -254,7 +256,7 @@ def capped_job(payload):
         child.kill()
         child.wait()
         out = None
-    _remove_left_by(child.pid)
+    _remove_left_by(payload["job"])
     if out is None:
         return _too_long(payload)
     try:
@@ -279,13 +281,13 @@ def _cap_memory():
     resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
 
 
-def _remove_left_by(pid):
-    """What an ended worker left (it was stopped from outside, or its own clean-up failed): its jobs'
-    cgroups and private folders."""
-    for path in cgroups.remove_left_by(pid):
+def _remove_left_by(tag):
+    """What an ended job left (its worker was stopped from outside, or its own clean-up failed): its
+    cgroups and private folders, found by the job's name."""
+    for path in cgroups.remove_left_by(tag):
         print(f"malaria-lab course grade: warning: the cgroup {path} still holds processes that did not "
               "end when killed; remove it (rmdir) once they have.", file=sys.stderr)
-    remove_private_left_by(pid)
+    remove_private_left_by(tag)
 
 
 def _too_long(payload):

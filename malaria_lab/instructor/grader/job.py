@@ -85,8 +85,9 @@ class _Run:
         threads = int(settings.get("threads", 1))
         # The kernel and the checker each in a cgroup of its own: what the student's processes take
         # never starves the checks, and a checker that runs out of memory never takes the kernel.
-        self.group, why_not = cgroups.make(self.limits, threads) if sandboxed else (None, "not sandboxed")
-        self.checker_group = cgroups.make(self.limits, threads)[0] if self.group is not None else None
+        tag = tag_of(payload)
+        self.group, why_not = cgroups.make(self.limits, threads, tag) if sandboxed else (None, "not sandboxed")
+        self.checker_group = cgroups.make(self.limits, threads, tag)[0] if self.group is not None else None
         self.enforced = cgroups.describe(self.group, why_not, self.limits, threads)
         self.kernel = self.checker = None
         self.mounted = False
@@ -221,10 +222,17 @@ def _mount_tmpfs(path, size_mb, owner):
     return done.returncode == 0
 
 
-def remove_left_by(pid):
-    """Remove the private folders (and their mounts) of jobs that worker ``pid`` could not clean up
-    itself (it was stopped from outside): links are never followed."""
-    for entry in Path(tempfile.gettempdir()).glob(f"{PRIVATE_PREFIX}{int(pid)}-*"):
+def tag_of(payload) -> str:
+    """The name the class gave this job (its leftovers are found by it, never by a process number
+    that another process may have by then), or this process's id where none was given."""
+    return cgroups.check_tag(payload.get("job") or os.getpid())
+
+
+def remove_left_by(tag):
+    """Remove the private folders (and their mounts) of job ``tag`` that its worker did not clean
+    up itself (say, it was stopped from outside): links are never followed."""
+    cgroups.check_tag(tag)
+    for entry in Path(tempfile.gettempdir()).glob(f"{PRIVATE_PREFIX}{tag}-*"):
         if entry.is_dir() and not entry.is_symlink() and entry.lstat().st_uid == os.geteuid():
             subprocess.run(["umount", "-l", str(entry / "checks")], capture_output=True)
             shutil.rmtree(entry, ignore_errors=True)
@@ -250,7 +258,7 @@ def grade_job(payload) -> dict:
     gives, worked out once by a local runner).
     """
     start = time.perf_counter()
-    private = Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}-"))
+    private = Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{tag_of(payload)}-"))
     decl = load_stage(payload["stage"])
     base = {"version": records.VERSION, "student": payload["student"], "stage": payload["stage"],
             "sandbox": bool(payload["sandbox"]), "fingerprint": payload["fingerprint"],

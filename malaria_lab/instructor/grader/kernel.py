@@ -185,6 +185,8 @@ class Kernel:
         if self.km is not None:
             # Not km.shutdown_kernel: it first sends an interrupt message, and a send to a kernel
             # that ended itself can block for good. The tree is stopped here; then its files go.
+            if self.group is not None:
+                self.group.kill()
             kill_tree(self._pid())
             process = getattr(self.km.provisioner, "process", None)
             try:
@@ -217,8 +219,11 @@ class Kernel:
             signal_all(own, signal.SIGCONT)
 
     def _pid(self):
+        """The launcher's pid, None once it has been reaped: its number may be another process's then."""
         provisioner = getattr(self.km, "provisioner", None)
         process = getattr(provisioner, "process", None)
+        if process is None or getattr(process, "returncode", None) is not None:
+            return None
         return getattr(process, "pid", None)
 
     # --- running code -------------------------------------------------------------------------

@@ -57,20 +57,26 @@ class Watch:
 
 
 def _children():
+    """{parent pid: [child pids]} of the live processes (zombies are ended: nothing to kill)."""
     parents = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat", "rb") as handle:
                     fields = handle.read().rsplit(b")", 1)[1].split()
-                parents.setdefault(int(fields[1]), []).append(int(entry))
+                if fields[0] != b"Z":
+                    parents.setdefault(int(fields[1]), []).append(int(entry))
             except (OSError, IndexError, ValueError):
                 continue
     return parents
 
 
 def tree(pid):
-    parents, found, todo = _children(), [], [pid]
+    """``pid`` and its descendants, those alive: a process that has ended is not listed, so a
+    killed tree is seen gone at once."""
+    parents = _children()
+    alive = {p for children in parents.values() for p in children}
+    found, todo = [], [pid] if pid in alive else []
     while todo:
         p = todo.pop()
         found.append(p)
