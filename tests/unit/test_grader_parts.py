@@ -693,3 +693,22 @@ def test_a_check_s_call_leaves_the_interrupt_s_grace_inside_the_deadline(left, g
     os.close(from_grader)
     assert timeouts == [pytest.approx(given, abs=0.5)]
     assert result.points == 0 and "Not graded" in result.message
+
+
+def test_a_bubblewrap_probe_that_loses_a_race_once_is_tried_again(monkeypatch):
+    """Binding / copies other jobs' scratch mounts; one that goes away meanwhile fails one try."""
+    from malaria_lab.errors import MalariaLabError
+
+    runs = []
+
+    def run(args, **kwargs):
+        runs.append(args)
+        return subprocess.CompletedProcess(args, 1 if len(runs) == 1 else 0, "", "Can't bind mount /oldroot/")
+
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: "/usr/bin/bwrap")
+    monkeypatch.setattr(sandbox.subprocess, "run", run)
+    assert sandbox.bwrap() == "/usr/bin/bwrap" and len(runs) == 2
+    runs.clear()
+    monkeypatch.setattr(sandbox.subprocess, "run", lambda args, **kw: subprocess.CompletedProcess(args, 1, "", "no"))
+    with pytest.raises(MalariaLabError, match="bubblewrap does not run here"):
+        sandbox.bwrap()

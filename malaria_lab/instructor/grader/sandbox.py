@@ -20,6 +20,7 @@ import site
 import subprocess
 import sys
 import sysconfig
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -87,14 +88,23 @@ def take_back(path, owner):
         os.chmod(path, 0o700, follow_symlinks=False)
 
 
+PROBE_TRIES = 3
+
+
 def bwrap():
     """The bubblewrap program, or a clear error saying how to get it."""
     path = shutil.which("bwrap")
     if path is None or not sys.platform.startswith("linux"):
         where = "this system is not Linux" if not sys.platform.startswith("linux") else "bwrap is not installed"
         raise MalariaLabError(f"Cannot sandbox students' code: {where}.", BWRAP_FIX)
-    done = subprocess.run([path, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
-                          capture_output=True, text=True, timeout=60)
+    # Binding / copies every mount, other jobs' scratch folders included: one that goes away
+    # meanwhile fails a try (a race, not a machine without bubblewrap), so it is tried again.
+    for _ in range(PROBE_TRIES):
+        done = subprocess.run([path, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
+                              capture_output=True, text=True, timeout=60)
+        if done.returncode == 0:
+            break
+        time.sleep(0.2)
     if done.returncode != 0:
         why = " ".join(done.stderr.split())[:200] or f"exit status {done.returncode}"
         raise MalariaLabError(f"Cannot sandbox students' code: bubblewrap does not run here ({why}).", BWRAP_FIX)
