@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_helpers import points_of, tree_digest
+from grading_helpers import job_cgroups, points_of, tree_digest
 
 from malaria_lab.checks import load_stage
 from malaria_lab.instructor.release import _scratch_course, generate
@@ -277,11 +277,6 @@ def klass(tmp_path_factory, server):
              "submitted": tree_digest(course / "submitted"), "fallbacks": tree_digest(fallbacks),
              "job cgroups": job_cgroups()}
     return course, expected, done, before, after, server
-
-
-def job_cgroups():
-    """The grading jobs' cgroups on this machine (none of a run's may outlive it)."""
-    return sorted(str(p) for p in Path("/sys/fs/cgroup").glob("*/**/malaria-lab-job-*"))
 
 
 def record(course, student, stage=STAGE):

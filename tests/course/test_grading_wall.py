@@ -29,7 +29,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from grading_helpers import points_of, tree_digest
+from grading_helpers import job_cgroups, points_of, tree_digest
 
 from malaria_lab.checks import load_stage
 from malaria_lab.instructor.grader.feedback import CSP
@@ -326,7 +326,7 @@ def wall(tmp_path_factory):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", MALARIA_LAB_CACHE=str(base / "cache"))
     subprocess.run([sys.executable, "-c", "from malaria_lab.instructor.grader.prepare import warm_fallbacks; "
                     "warm_fallbacks()"], env=env, check=True, capture_output=True)
-    GROUPS_BEFORE.update(job_groups())  # another program's, or a test's on purpose: not this run's
+    GROUPS_BEFORE.update(job_cgroups())  # another program's, or a test's on purpose: not this run's
     before = {"package": tree_digest(PACKAGE), "site": site_digest(), "secret": secret.read_text(),
               "course": tree_digest(course, skip=("__pycache__", "submitted", "autograded", "feedback", "grading",
                                                   "gradebook.db", ".nbgrader.log"))}
@@ -403,12 +403,8 @@ def test_no_process_or_cgroup_of_a_job_outlives_it(wall):
         except OSError:
             continue
     assert spinning == []
-    left = {str(p): _members(p) for p in job_groups() - GROUPS_BEFORE}
+    left = {p: _members(Path(p)) for p in set(job_cgroups()) - GROUPS_BEFORE}
     assert left == {}, wall[2].stderr[-2000:]  # the grader names a cgroup it could not remove
-
-
-def job_groups():
-    return set(Path("/sys/fs/cgroup").glob("*/**/malaria-lab-job-*"))
 
 
 def _members(group):

@@ -42,7 +42,7 @@ MAX_RESTARTS = 2
 LATER_CHECK_SECONDS = 20.0
 MIN_TURN_SECONDS = 5.0
 # The job's private folder: named for the worker, so the class can remove what a stopped worker left.
-PRIVATE_PREFIX = "malaria-lab-job-"
+PRIVATE_PREFIX = cgroups.PREFIX  # a job's folder and its cgroups carry one name
 
 
 def _now():
