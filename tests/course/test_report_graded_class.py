@@ -1,4 +1,4 @@
-"""The class report on a class graded for real: 42 students' notebooks (reference answers, each
+"""The class report on a class graded for real: 20 students' notebooks (reference answers, each
 declared mistake, untouched notebooks, partial attempts) graded by ``malaria-lab course grade``
 in the sandbox, then ``malaria-lab course report``. Its figures are recomputed here from the
 gradebook, through nbgrader's own API, not from the report's code."""
@@ -19,7 +19,7 @@ from malaria_lab.instructor.submissions import make_submission, write_submission
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("01_download", "02_split")
 EASY = ("01_download", "q3")  # planted: every student gets it right
-STUDENTS = 42
+STUDENTS = 20  # 9 with a mistake: 13 declared mistakes planted (none in EASY, which all get right)
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="bubblewrap is Linux's")]
@@ -36,10 +36,11 @@ def plan_for(i, stage):
         plan = {ex: "untouched" for ex in ids}
     elif kind == 2:  # partial: the first exercise only
         plan = {ex: ("solution" if ex == ids[0] else "untouched") for ex in ids}
-    else:  # a declared mistake in one exercise, in turn
-        ex = decl[ids[i % len(ids)]]
+    else:  # a declared mistake in one exercise: exercises in turn, then each one's next mistake
+        m = i // 6 * 3 + kind - 3  # the how-manieth student with a mistake
+        ex = decl[ids[m % len(ids)]]
         plan = {e: "solution" for e in ids}
-        plan[ex.id] = ("mistake", (i // len(ids)) % len(ex.mistakes))
+        plan[ex.id] = ("mistake", (m // len(ids)) % len(ex.mistakes))
     if stage == EASY[0]:
         plan[EASY[1]] = "solution"
     return plan
