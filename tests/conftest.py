@@ -24,18 +24,33 @@ def synth_data(tmp_path_factory):
     return root
 
 
-# In-process or short-lived, touching nothing machine-wide: under ``pytest -n 2`` these modules run
-# on the second worker, one module at a time. Everything else (notebooks, training, browsers,
-# platforms, grading in sandboxes) runs on one worker, in file order: the grading tests count the
-# machine's job cgroups and processes, and their time limits assume no other heavy test beside them.
-BESIDE = ("tests/cli/", "tests/unit/")
-ALONE = ("tests/unit/test_grader_parts.py",)
+# Under ``pytest -n 2`` (pytest-xdist) these modules run on the second worker, a module at a time:
+# in-process or short-lived ones, and training (busy, but under no time limit and touching nothing
+# machine-wide). Everything else runs on one worker in the order of RUN_LAST: notebooks, browsers
+# and platforms first, while the second worker is busy; grading in sandboxes last, alone, since its
+# tests count the machine's job cgroups and processes and its time limits assume no heavy
+# neighbour, as does the nbgrader cycle's timing.
+BESIDE = ("tests/cli/", "tests/unit/", "tests/training/")
+RUN_LAST = (
+    ("tests/platforms/",),
+    ("tests/course/test_nbgrader_e2e.py",),
+    ("tests/course/test_grading", "tests/course/test_report_graded_class.py", "tests/unit/test_grader_parts.py"),
+)
+
+
+def _rank(path):
+    return next((i + 1 for i, starts in enumerate(RUN_LAST) if path.startswith(starts)), 0)
 
 
 def scope_of(nodeid):
     """The unit of work a test is sent to a worker in: its module, or "alone" (see above)."""
     path = nodeid.split("::")[0]
-    return path if path.startswith(BESIDE) and path not in ALONE else "alone"
+    return path if path.startswith(BESIDE) and not _rank(path) else "alone"
+
+
+def pytest_collection_modifyitems(items):
+    """The tests that run alone in the order of RUN_LAST (a stable sort: file order otherwise)."""
+    items.sort(key=lambda item: _rank(item.nodeid.split("::")[0]))
 
 
 @pytest.hookimpl(optionalhook=True)
