@@ -270,7 +270,8 @@ def _with_package(name, python, key, install):
              log)
         (folder / "freeze.txt").write_text(_freeze(venv, log))
 
-    with _built(name, key, build) as (folder, ready):
+    # The editable install points at this checkout: another checkout's environment is not this one's.
+    with _built(name, _digest(key, str(REPO)), build) as (folder, ready):
         return folder / "venv", ready
 
 
