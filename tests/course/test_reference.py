@@ -6,11 +6,11 @@ the full data set is .github/workflows/gpu-reference.yml.
 
 import json
 import os
-import subprocess
 import sys
 
 import nbformat
 import pytest
+from background import Started
 
 from malaria_lab import cli
 from malaria_lab.backend import installed
@@ -30,17 +30,12 @@ def other_backends(tmp_path_factory):
         base = tmp_path_factory.mktemp(backend)
         env = dict(os.environ, KERAS_BACKEND=backend, MALARIA_LAB_CACHE=str(base / "cache"))
         env.pop("MALARIA_LAB_FAST", None)
-        log = open(base / "output.txt", "w+")
-        process = subprocess.Popen([sys.executable, "-m", "malaria_lab", "reference", "--mode", "grading",
-                                    "--embedded", "--out", str(base / "reference"), "--quiet"],
-                                   env=env, stdout=log, stderr=subprocess.STDOUT)
-        runs[backend] = (process, base / "reference", log)
+        argv = [sys.executable, "-m", "malaria_lab", "reference", "--mode", "grading", "--embedded",
+                "--out", str(base / "reference"), "--quiet"]
+        runs[backend] = (Started(argv, base / "output.txt", env=env), base / "reference")
     yield runs
-    for process, _, log in runs.values():
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        log.close()
+    for started, _ in runs.values():
+        started.stop()
 
 
 @pytest.fixture(scope="module")
@@ -94,10 +89,9 @@ def test_the_course_also_runs_on_the_other_backends(backend, other_backends):
     stage, augmentation and checks included, must run and grade the same under each."""
     if backend not in other_backends:
         pytest.skip(f"{backend} is not installed")
-    process, out, log = other_backends[backend]
-    process.wait(timeout=900)
-    log.seek(0)
-    assert process.returncode == 0, log.read()[-3000:]
+    started, out = other_backends[backend]
+    code, output = started.finish(timeout=900)
+    assert code == 0, output[-3000:]
     report = json.loads((out / "report.json").read_text())
     assert report["device"]["backend"] == backend
     assert f"* Backend: {backend};" in (out / "report.md").read_text()

@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 import platform_envs
 import pytest
+from background import Started
 
 from malaria_lab.checks import STAGES
 from malaria_lab.instructor import authoring, coursedir, setup_cell
@@ -66,23 +67,13 @@ def set_up_cell(stage):
 
 def start_course(venv, out):
     """The reference notebooks in small mode on the embedded data, in ``venv``, started in a process
-    of its own: (process, its output file)."""
+    of its own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MALARIA_LAB_", "VIRTUAL_ENV", "PYTHON"))}
     env.update(MALARIA_LAB_CACHE=str(out / "cache"), KERAS_BACKEND="tensorflow",
                PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")
-    log = open(out / "course-output.txt", "w+")
-    process = subprocess.Popen([str(venv / "bin" / "malaria-lab"), "reference", "--mode", "small", "--embedded",
-                                "--course", str(COURSE), "--out", str(out / "reference"), "--quiet"],
-                               env=env, cwd=out, stdout=log, stderr=subprocess.STDOUT)
-    return process, log
-
-
-def _stop(started):
-    process, log = started
-    if process.poll() is None:
-        process.kill()
-        process.wait()
-    log.close()
+    return Started([str(venv / "bin" / "malaria-lab"), "reference", "--mode", "small", "--embedded",
+                    "--course", str(COURSE), "--out", str(out / "reference"), "--quiet"],
+                   out / "course-output.txt", env=env, cwd=out)
 
 
 @pytest.fixture(scope="module")
@@ -102,18 +93,14 @@ def bound_runs(tmp_path_factory):
     yield runs
     for run in runs.values():
         if isinstance(run, tuple):
-            _stop(run[3])
+            run[3].stop()
 
 
 def course_checks(started, out, name):
     """The course run ``started`` (see :func:`start_course`): full marks, widgets built, no error
     output."""
-    process, _ = started
-    try:
-        process.wait(timeout=1800)
-    finally:
-        _stop(started)
-    assert process.returncode == 0, (out / "course-output.txt").read_text(errors="replace")[-6000:]
+    code, output = started.finish(timeout=1800)
+    assert code == 0, output[-6000:]
     report = json.loads((out / "reference" / "report.json").read_text())
     assert [s["stage"] for s in report["stages"]] == list(STAGES)
     assert sum(s["points"] for s in report["stages"]) == sum(s["max_points"] for s in report["stages"]) == TOTAL
